@@ -1,0 +1,77 @@
+# pixjit build.  `make` builds bin/pixjit and build/libpixjit.so; `make test`
+# runs the C tests and the busted specs; `make check` repeats them under
+# AddressSanitizer + UBSan and valgrind; `make bench` runs the benchmarks.
+
+CC ?= gcc
+BUILD ?= build
+PKGS := luajit libpng libjpeg libedit
+
+# -ffp-contract=off: no fused multiply-add, so the warp arithmetic rounds
+# exactly as OpenCV's does (REFERENCE.md section 2).
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp -ffp-contract=off \
+	-fno-fast-math -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm
+HOST_LDLIBS = $(shell pkg-config --libs luajit libedit 2>/dev/null || echo -lluajit-5.1 -ledit) -ldl
+
+CORE_SRC := $(wildcard src/*.c)
+HOST_SRC := $(wildcard src/host/*.c)
+CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+HOST_OBJ := $(HOST_SRC:src/host/%.c=$(BUILD)/obj/host/%.o)
+TEST_SRC := $(wildcard tests/c/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
+
+.PHONY: all deps test check asan valgrind bench demo clean fuzz
+
+all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN)
+
+# Installs missing Debian packages once per build directory.
+$(BUILD)/.deps: scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@scripts/deps.sh test
+	@touch $@
+deps: $(BUILD)/.deps
+
+$(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h $(wildcard src/host/*.h) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The host exports the core's symbols so the Lua module finds them in ffi.C.
+$(HOST_BIN): $(HOST_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -fopenmp -Wl,--export-dynamic -o $@ $^ $(HOST_LDLIBS) $(LDLIBS)
+
+$(BUILD)/libpixjit.so: $(CORE_OBJ)
+	$(CC) $(SAN) -fopenmp -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS)
+
+test: all
+	@PIXJIT=$(HOST_BIN) BUILD=$(BUILD) tests/run.sh
+
+# AddressSanitizer + UBSan + LeakSanitizer over the whole suite, then
+# valgrind memcheck over the C tests.
+check: asan valgrind
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+valgrind: all
+	@BUILD=$(BUILD) tests/valgrind.sh
+
+bench: all
+	@scripts/deps.sh bench
+	@scripts/bench.sh
+
+demo: all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build bin/pixjit

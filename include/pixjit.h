@@ -1,0 +1,250 @@
+/*
+ * pixjit.h - the public C API of pixjit: refcounted images, PNG/JPEG
+ * codecs and image kernels.
+ *
+ * Conventions used by every declaration below:
+ *  - Functions that create an image return a new reference (release it with
+ *    pj_image_release) or NULL on failure.  Functions that do not create an
+ *    image return PJ_OK (0) or an error code.  On any failure the reason is
+ *    left in a per-thread message readable with pj_errmsg(), and the code with
+ *    pj_errcode().  The library never exits, aborts or prints.
+ *  - Input images are borrowed (const) and never retained past the call,
+ *    unless a function says so (views retain the pixel buffer).
+ *  - Images are 8-bit, interleaved, 1 to 4 channels (gray, gray+alpha, RGB,
+ *    RGBA) in RGB order, rows `stride` bytes apart.  Every kernel honours
+ *    stride, so views work wherever images do.
+ *  - Functions are thread safe on distinct outputs; an image may be read by
+ *    any number of threads at once.  Kernels parallelise internally with
+ *    OpenMP using pj_threads_get() threads.
+ *
+ * The section between PIXJIT_FFI_BEGIN and PIXJIT_FFI_END is written in the
+ * C subset that LuaJIT's ffi.cdef parses; lua/pixjit/cdef.lua holds the same
+ * declarations and `make test` fails if the two drift apart.
+ */
+#ifndef PIXJIT_H
+#define PIXJIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PJ_VERSION "0.1.0"
+
+/* Default largest image, in pixels, any call will allocate (as libpng's and
+ * OpenCV's decompression-bomb guards: 2^30 bytes / 6, roughly 13k x 13k). */
+#define PJ_DEFAULT_MAX_PIXELS 178956970LL
+
+/* PIXJIT_FFI_BEGIN */
+
+/* ---- Status codes ------------------------------------------------------ */
+enum {
+  PJ_OK = 0,
+  PJ_EARG = 1,          /* invalid argument (NULL, out of range, not finite) */
+  PJ_ENOMEM = 2,        /* allocation failed */
+  PJ_ELIMIT = 3,        /* a size limit was exceeded; the message names it */
+  PJ_EIO = 4,           /* a file could not be opened, read or written */
+  PJ_EFORMAT = 5,       /* data is neither PNG nor JPEG */
+  PJ_ECORRUPT = 6,      /* malformed, truncated or checksum-failing data */
+  PJ_EUNSUPPORTED = 7,  /* valid data this build cannot handle */
+  PJ_ESINGULAR = 8,     /* degenerate geometry: collinear or repeated points */
+  PJ_EEMPTY = 9         /* a computed output size is zero */
+};
+
+enum { PJ_FMT_UNKNOWN = 0, PJ_FMT_PNG = 1, PJ_FMT_JPEG = 2 };
+enum { PJ_INTER_LINEAR = 0, PJ_INTER_NEAREST = 1 };
+enum { PJ_BORDER_CONSTANT = 0, PJ_BORDER_REPLICATE = 1 };
+
+/* ---- Types ------------------------------------------------------------- */
+
+/* Refcounted pixel memory; opaque. */
+typedef struct pj_buffer pj_buffer;
+
+/* One image: a rectangle of a buffer.  The struct is owned by whoever got it
+ * from a pj_ function; the buffer is shared by every view of it.  Fields are
+ * read-only for users. */
+typedef struct pj_image {
+  uint8_t *data;        /* first byte of the top-left pixel; NULL once freed */
+  int32_t width;
+  int32_t height;
+  int32_t channels;     /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+  int32_t stride;       /* bytes from one row to the next */
+  pj_buffer *buf;
+} pj_image;
+
+/* Decoding options; a zeroed struct (or NULL) means the defaults. */
+typedef struct pj_decode_opts {
+  int32_t channels;         /* 0: as stored; 1-4: converted to this count */
+  int32_t max_scans;        /* JPEG scans allowed; 0: 256 */
+  int64_t max_pixels;       /* 0: PJ_DEFAULT_MAX_PIXELS */
+  int64_t max_chunk_bytes;  /* largest PNG chunk buffered; 0: 8 MiB */
+} pj_decode_opts;
+
+/* Encoding options; fill with pj_encode_opts_default(). */
+typedef struct pj_encode_opts {
+  int32_t format;           /* PJ_FMT_*; PJ_FMT_UNKNOWN: from the extension */
+  int32_t compression;      /* PNG zlib level 0-9 */
+  int32_t quality;          /* JPEG quality 1-100 */
+  int32_t progressive;      /* JPEG: nonzero writes a progressive file */
+} pj_encode_opts;
+
+/* One entry of a colour count: packed 0xRRGGBB and how many pixels have it. */
+typedef struct pj_color_count {
+  int64_t count;
+  uint32_t rgb;
+  uint32_t reserved;
+} pj_color_count;
+
+/* Main-colour options; fill with pj_colors_opts_default(). */
+typedef struct pj_colors_opts {
+  int32_t min_alpha;        /* count pixels whose alpha >= this (default 1) */
+  int32_t bits;             /* keep this many high bits per channel, 1-8 (8) */
+  const pj_image *mask;     /* optional 1-channel image of the same size:
+                               only pixels where it is nonzero count */
+} pj_colors_opts;
+
+/* What pj_main_colors counted. */
+typedef struct pj_colors_summary {
+  int64_t counted;          /* pixels that passed the alpha and mask tests */
+  int64_t distinct;         /* distinct (quantised) colours among them */
+  int32_t n;                /* entries written to the output array */
+} pj_colors_summary;
+
+/* Warp options; fill with pj_warp_opts_default(). */
+typedef struct pj_warp_opts {
+  int32_t interpolation;    /* PJ_INTER_LINEAR (default) or PJ_INTER_NEAREST */
+  int32_t border;           /* PJ_BORDER_CONSTANT (default) or _REPLICATE */
+  uint8_t border_value[4];  /* constant border, per channel (0) */
+  int64_t max_pixels;       /* output size limit; 0: PJ_DEFAULT_MAX_PIXELS */
+} pj_warp_opts;
+
+/* Batch crop options; fill with pj_crop_opts_default(). */
+typedef struct pj_crop_opts {
+  pj_warp_opts warp;
+  int32_t height;           /* >0: every crop scaled to this height, aspect
+                               kept; 0: natural size (DESIGN.md rule) */
+  int32_t rotate_tall;      /* nonzero: rotate a crop 90 degrees counter-
+                               clockwise when its h/w >= rotate_ratio */
+  double rotate_ratio;      /* 1.5 */
+  int64_t max_crop_pixels;  /* per crop; default 16,777,216 */
+  int64_t max_total_pixels; /* all crops of one call; PJ_DEFAULT_MAX_PIXELS */
+  int32_t max_quads;        /* quads per call; default 1,000,000 */
+} pj_crop_opts;
+
+/* ---- Errors and library state ------------------------------------------ */
+
+/* Version string "x.y.z"; static. */
+const char *pj_version(void);
+/* Message for the last failure on the calling thread; static per thread,
+ * valid until the next failing pj_ call on that thread. */
+const char *pj_errmsg(void);
+/* Code of the last failure on the calling thread (PJ_OK if none yet). */
+int pj_errcode(void);
+/* Short fixed description of a status code; static. */
+const char *pj_strerror(int code);
+/* Bytes of pixel memory currently allocated by all images in the process. */
+int64_t pj_mem_live(void);
+/* Threads used by kernels; pj_threads_set(0) restores the automatic choice
+ * (CPUs in the affinity mask, capped by the cgroup CPU quota). */
+int pj_threads_get(void);
+void pj_threads_set(int n);
+
+/* ---- Images ------------------------------------------------------------ */
+
+/* New zero-filled image.  max_pixels <= 0 means PJ_DEFAULT_MAX_PIXELS.
+ * Returns a new reference, or NULL (PJ_EARG, PJ_ELIMIT, PJ_ENOMEM). */
+pj_image *pj_image_new(int32_t width, int32_t height, int32_t channels,
+                       int64_t max_pixels);
+/* Zero-copy view of the rectangle (x, y, w, h), which must lie inside img.
+ * The view keeps the buffer alive after img is released.  New reference. */
+pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y,
+                        int32_t w, int32_t h);
+/* Deep copy with a tight stride.  New reference. */
+pj_image *pj_image_clone(const pj_image *img);
+/* Copy converted to `channels` (1-4): gray uses OpenCV's BT.601 fixed-point
+ * weights, added alpha is 255, dropped alpha is discarded.  New reference. */
+pj_image *pj_image_convert(const pj_image *img, int32_t channels);
+/* Drops the buffer reference and zeroes the fields, keeping the struct so a
+ * stale handle reads as freed instead of dangling.  Safe to repeat. */
+void pj_image_clear(pj_image *img);
+/* Clears img and frees the struct.  NULL is ignored. */
+void pj_image_release(pj_image *img);
+/* Number of images (views included) sharing img's buffer; 0 once freed. */
+int pj_image_refs(const pj_image *img);
+/* Copies the pixel at (x, y) into px[0..channels-1] / from px. */
+int pj_image_get(const pj_image *img, int32_t x, int32_t y, uint8_t *px);
+int pj_image_set(pj_image *img, int32_t x, int32_t y, const uint8_t *px);
+/* Sets every pixel to value[0..channels-1]. */
+int pj_image_fill(pj_image *img, const uint8_t *value);
+/* Copies src into dst; both must have the same size and channels. */
+int pj_image_copy(pj_image *dst, const pj_image *src);
+
+/* ---- Codecs ------------------------------------------------------------ */
+
+/* Format of the bytes, by content (PJ_FMT_UNKNOWN if neither). */
+int pj_detect_format(const void *data, size_t size);
+/* Decodes a PNG or JPEG file, by content.  Errors name the path. */
+pj_image *pj_load(const char *path, const pj_decode_opts *opts);
+/* Decodes from memory; `name` (may be NULL) is used in error messages. */
+pj_image *pj_decode(const void *data, size_t size, const char *name,
+                    const pj_decode_opts *opts);
+void pj_encode_opts_default(pj_encode_opts *opts);
+/* Encodes to PNG or JPEG (opts->format must be set).  On success *out is a
+ * new allocation of *size bytes that the caller frees with pj_free. */
+int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
+              size_t *size);
+/* Writes img to path; the format comes from opts->format or, when that is
+ * PJ_FMT_UNKNOWN, the extension (.png, .jpg, .jpeg).  JPEG drops alpha. */
+int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
+/* Frees memory returned by pj_encode. */
+void pj_free(void *p);
+
+/* ---- Main colours ------------------------------------------------------ */
+
+void pj_colors_opts_default(pj_colors_opts *opts);
+/* Exact count of every distinct RGB among the pixels that pass the alpha
+ * (images with 2 or 4 channels) and mask tests; writes the top `n` to out
+ * (count descending, ties by packed 0xRRGGBB ascending) and fills *summary.
+ * Gray images count levels, reported as r = g = b.  With bits < 8 colours
+ * are grouped by their high bits and each entry reports the rounded mean of
+ * its members.  Results are identical for every thread count. */
+int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                   pj_color_count *out, pj_colors_summary *summary);
+/* RGB image of n stripes, each stripe_height rows by width columns filled
+ * with rgb[i] (0xRRGGBB), top to bottom.  New reference. */
+pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
+                     int32_t width);
+
+/* ---- Perspective ------------------------------------------------------- */
+
+void pj_warp_opts_default(pj_warp_opts *opts);
+void pj_crop_opts_default(pj_crop_opts *opts);
+/* 3x3 homography (row-major, m[8] = 1) mapping the four points src[2i],
+ * src[2i+1] onto dst[2i], dst[2i+1], computed as OpenCV 4.x's
+ * getPerspectiveTransform does.  PJ_ESINGULAR for a degenerate system. */
+int pj_perspective(const float *src, const float *dst, double *m);
+/* Output (w x h) where out(x, y) samples src at M^-1 (x, y), as OpenCV 4.x's
+ * warpPerspective without WARP_INVERSE_MAP.  New reference. */
+pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
+                              int32_t h, const pj_warp_opts *opts);
+/* Cuts n quads (quads[8i..8i+7] = TL, TR, BR, BL as x, y) out of src in one
+ * parallel pass.  out[i] receives a new reference or NULL, status[i] PJ_OK or
+ * the reason that quad failed (PJ_EARG non-finite, PJ_EEMPTY zero size,
+ * PJ_ESINGULAR degenerate, PJ_ELIMIT too large).  The crops share one
+ * buffer, each a disjoint view of it.  Returns PJ_OK when the call itself
+ * ran (even if some quads failed), else an error for the whole call. */
+int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
+                  const pj_crop_opts *opts, pj_image **out, int32_t *status);
+/* Output size of one quad by the crop rule (see DESIGN.md), before rotation
+ * or height scaling; PJ_OK or the reason it fails. */
+int pj_quad_size(const float *quad, int32_t *w, int32_t *h);
+
+/* PIXJIT_FFI_END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PIXJIT_H */

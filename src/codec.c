@@ -1,0 +1,164 @@
+/*
+ * codec.c - format detection and the file/memory front ends of the codecs.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int pj_detect_format(const void *data, size_t size) {
+  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const uint8_t *p = data;
+  if (!p) return PJ_FMT_UNKNOWN;
+  if (size >= 8 && memcmp(p, png_sig, 8) == 0) return PJ_FMT_PNG;
+  if (size >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) return PJ_FMT_JPEG;
+  return PJ_FMT_UNKNOWN;
+}
+
+static pj_decode_opts defaults(const pj_decode_opts *opts) {
+  pj_decode_opts o = {0};
+  if (opts) o = *opts;
+  if (o.max_pixels <= 0) o.max_pixels = PJ_DEFAULT_MAX_PIXELS;
+  if (o.max_scans <= 0) o.max_scans = 256;
+  if (o.max_chunk_bytes <= 0) o.max_chunk_bytes = 8 << 20;
+  return o;
+}
+
+/* Detects the format from the first bytes, decodes, converts channels. */
+static pj_image *decode(pj_source *src, const uint8_t *head, size_t nhead,
+                        const pj_decode_opts *opts) {
+  pj_decode_opts o = defaults(opts);
+  if (o.channels < 0 || o.channels > 4)
+    return pj_fail_null(PJ_EARG, "%s: channels must be 0 to 4, got %d",
+                        src->name, o.channels);
+  pj_image *img;
+  switch (pj_detect_format(head, nhead)) {
+  case PJ_FMT_PNG: img = pj_png_read(src, &o); break;
+  case PJ_FMT_JPEG: img = pj_jpeg_read(src, &o); break;
+  default:
+    return pj_fail_null(PJ_EFORMAT, "%s: not a PNG or JPEG file", src->name);
+  }
+  if (img && o.channels && o.channels != img->channels) {
+    pj_image *conv = pj_image_convert(img, o.channels);
+    pj_image_release(img);
+    img = conv;
+  }
+  return img;
+}
+
+pj_image *pj_decode(const void *data, size_t size, const char *name,
+                    const pj_decode_opts *opts) {
+  name = pj_name(name);
+  if (!data) return pj_fail_null(PJ_EARG, "%s: NULL data", name);
+  pj_source src = {.data = data, .size = size, .name = name};
+  return decode(&src, data, size, opts);
+}
+
+pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
+  if (!path) return pj_fail_null(PJ_EARG, "NULL path");
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
+  uint8_t head[8];
+  size_t n = fread(head, 1, sizeof head, fp);
+  if (ferror(fp)) {
+    fclose(fp);
+    return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
+  }
+  rewind(fp);
+  pj_source src = {.fp = fp, .name = path};
+  pj_image *img = decode(&src, head, n, opts);
+  fclose(fp);
+  return img;
+}
+
+/* ---- Encoding ----------------------------------------------------------- */
+
+bool pj_bytes_append(pj_bytes *b, const void *p, size_t n) {
+  if (b->failed) return false;
+  if (b->cap - b->size < n) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap - b->size < n) {
+      if (cap > SIZE_MAX / 2) return !(b->failed = true);
+      cap *= 2;
+    }
+    uint8_t *d = realloc(b->data, cap);
+    if (!d) return !(b->failed = true);
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->size, p, n);
+  b->size += n;
+  return true;
+}
+
+void pj_encode_opts_default(pj_encode_opts *opts) {
+  opts->format = PJ_FMT_UNKNOWN;
+  opts->compression = 6;
+  opts->quality = 90;
+  opts->progressive = 0;
+}
+
+void pj_free(void *p) { free(p); }
+
+int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
+              size_t *size) {
+  if (!img || !img->data) return pj_fail(PJ_EARG, "encode of a freed or NULL image");
+  if (!out || !size) return pj_fail(PJ_EARG, "encode: NULL output");
+  pj_encode_opts o;
+  pj_encode_opts_default(&o);
+  if (opts) o = *opts;
+  if (o.format == PJ_FMT_PNG) {
+    if (o.compression < 0 || o.compression > 9)
+      return pj_fail(PJ_EARG, "PNG compression must be 0 to 9, got %d", o.compression);
+    return pj_png_write(img, o.compression, out, size);
+  }
+  if (o.format != PJ_FMT_JPEG)
+    return pj_fail(PJ_EARG, "encode: unknown format %d", o.format);
+  if (o.quality < 1 || o.quality > 100)
+    return pj_fail(PJ_EARG, "JPEG quality must be 1 to 100, got %d", o.quality);
+  if (img->channels == 1 || img->channels == 3)
+    return pj_jpeg_write(img, o.quality, o.progressive, out, size);
+  /* JPEG has no alpha: drop it. */
+  pj_image *flat = pj_image_convert(img, img->channels == 2 ? 1 : 3);
+  if (!flat) return pj_errcode();
+  int rc = pj_jpeg_write(flat, o.quality, o.progressive, out, size);
+  pj_image_release(flat);
+  return rc;
+}
+
+static int format_of_path(const char *path) {
+  const char *dot = strrchr(path, '.');
+  const char *slash = strrchr(path, '/');
+  if (!dot || (slash && dot < slash)) return PJ_FMT_UNKNOWN;
+  if (strcasecmp(dot, ".png") == 0) return PJ_FMT_PNG;
+  if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return PJ_FMT_JPEG;
+  return PJ_FMT_UNKNOWN;
+}
+
+int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts) {
+  if (!path) return pj_fail(PJ_EARG, "save: NULL path");
+  pj_encode_opts o;
+  pj_encode_opts_default(&o);
+  if (opts) o = *opts;
+  if (o.format == PJ_FMT_UNKNOWN) o.format = format_of_path(path);
+  if (o.format == PJ_FMT_UNKNOWN)
+    return pj_fail(PJ_EARG, "%s: unknown image extension (use .png, .jpg or .jpeg)", path);
+  uint8_t *data;
+  size_t size;
+  int rc = pj_encode(img, &o, &data, &size);
+  if (rc) return pj_fail_prefix(path);
+  FILE *fp = fopen(path, "wb");
+  if (!fp) {
+    free(data);
+    return pj_fail(PJ_EIO, "%s: %s", path, strerror(errno));
+  }
+  size_t wrote = fwrite(data, 1, size, fp);
+  free(data);
+  int err = ferror(fp) ? errno : 0;
+  if (fclose(fp) != 0 && !err) err = errno;
+  if (wrote != size || err)
+    return pj_fail(PJ_EIO, "%s: write failed: %s", path, strerror(err ? err : EIO));
+  return PJ_OK;
+}

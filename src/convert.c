@@ -1,0 +1,44 @@
+/*
+ * convert.c - channel-count conversions (gray, gray+alpha, RGB, RGBA).
+ */
+#include "internal.h"
+
+/* OpenCV's RGB2Gray for 8-bit data: BT.601 weights in 14-bit fixed point,
+ * rounded half up.  The weights sum to 1 << 14, so gray input maps to
+ * itself exactly. */
+static inline uint8_t gray_of(unsigned r, unsigned g, unsigned b) {
+  return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + (1u << 13)) >> 14);
+}
+
+pj_image *pj_image_convert(const pj_image *img, int32_t channels) {
+  if (!img || !img->data) return pj_fail_null(PJ_EARG, "convert of a freed or NULL image");
+  if (channels < 1 || channels > 4)
+    return pj_fail_null(PJ_EARG, "channels must be 1 to 4, got %d", channels);
+  if (channels == img->channels) return pj_image_clone(img);
+  pj_image *out = pj_image_alloc(img->width, img->height, channels);
+  if (!out) return NULL;
+  const int ci = img->channels, co = channels;
+  const int32_t w = img->width, h = img->height;
+#pragma omp parallel for schedule(static) num_threads(pj_threads_get()) if ((int64_t)w * h > 65536)
+  for (int32_t y = 0; y < h; y++) {
+    const uint8_t *s = img->data + (size_t)y * img->stride;
+    uint8_t *d = out->data + (size_t)y * out->stride;
+    for (int32_t x = 0; x < w; x++, s += ci, d += co) {
+      unsigned r, g, b, a = 255;
+      if (ci <= 2) {
+        r = g = b = s[0];
+        if (ci == 2) a = s[1];
+      } else {
+        r = s[0], g = s[1], b = s[2];
+        if (ci == 4) a = s[3];
+      }
+      switch (co) {
+      case 1: d[0] = ci <= 2 ? (uint8_t)r : gray_of(r, g, b); break;
+      case 2: d[0] = ci <= 2 ? (uint8_t)r : gray_of(r, g, b); d[1] = (uint8_t)a; break;
+      case 3: d[0] = (uint8_t)r; d[1] = (uint8_t)g; d[2] = (uint8_t)b; break;
+      default: d[0] = (uint8_t)r; d[1] = (uint8_t)g; d[2] = (uint8_t)b; d[3] = (uint8_t)a; break;
+      }
+    }
+  }
+  return out;
+}

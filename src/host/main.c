@@ -1,0 +1,117 @@
+/*
+ * main.c - bin/pixjit: embeds LuaJIT and hands the command line to the Lua
+ * side of the host (lua/pixjit/host.lua), which parses flags and runs
+ * scripts, the REPL, batch jobs and the profiler.
+ *
+ * All Lua work runs under one protected call with a traceback handler, so
+ * an error anywhere ends in a message and an exit status, never an abort.
+ */
+#include "pixjit.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Directory holding the Lua sources: PIXJIT_LUA_DIR when set, else ../lua
+ * next to the executable, found through /proc/self/exe so any working
+ * directory works without an install step. */
+static void lua_dir(char *out, size_t size) {
+  const char *env = getenv("PIXJIT_LUA_DIR");
+  if (env && *env) {
+    snprintf(out, size, "%s", env);
+    return;
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    snprintf(out, size, "lua");
+    return;
+  }
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash) *slash = '\0';
+  /* bin/pixjit and build/<variant>/pixjit both sit below the root. */
+  char probe[PATH_MAX + 32];
+  for (int up = 1; up <= 3; up++) {
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s", exe);
+    for (int i = 0; i < up; i++) {
+      char *s = strrchr(root, '/');
+      if (s) *s = '\0';
+    }
+    snprintf(probe, sizeof probe, "%s/lua/pixjit/init.lua", root);
+    if (access(probe, R_OK) == 0 &&
+        snprintf(out, size, "%s/lua", root) < (int)size)
+      return;
+  }
+  if (snprintf(out, size, "%s/../lua", exe) >= (int)size) snprintf(out, size, "lua");
+}
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int run_host(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  luaL_openlibs(L);
+
+  char dir[PATH_MAX];
+  lua_dir(dir, sizeof dir);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 1);
+  lua_pushstring(L, dir);
+  lua_setfield(L, -2, "pixjit_lua_dir");
+  lua_pop(L, 1);
+
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "pixjit.host");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc, 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    fprintf(stderr, "pixjit: cannot create the Lua state (out of memory)\n");
+    return 1;
+  }
+  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, run_host);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 1);
+  int code;
+  if (status != 0) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "pixjit: %s\n", msg ? msg : "(error without a message)");
+    code = 1;
+  } else {
+    code = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+  }
+  fflush(stdout);
+  lua_close(L);
+  return code;
+}

@@ -1,0 +1,229 @@
+/*
+ * image.c - refcounted pixel buffers, images and views, size limits.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
+ * cache lines; views may start anywhere. */
+#define PJ_ALIGN 64
+
+struct pj_buffer {
+  atomic_int refs;
+  size_t size;
+  uint8_t *data;
+};
+
+static atomic_llong mem_live;
+
+int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
+
+static pj_buffer *buffer_new(size_t bytes, bool zero) {
+  pj_buffer *b = malloc(sizeof *b);
+  if (!b) return NULL;
+  size_t rounded = (bytes + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
+  if (rounded < bytes) rounded = bytes; /* wrapped: let the allocator refuse */
+  b->data = aligned_alloc(PJ_ALIGN, rounded ? rounded : PJ_ALIGN);
+  if (!b->data) {
+    free(b);
+    return NULL;
+  }
+  if (zero) memset(b->data, 0, bytes);
+  atomic_init(&b->refs, 1);
+  b->size = bytes;
+  atomic_fetch_add(&mem_live, (long long)bytes);
+  return b;
+}
+
+static void buffer_release(pj_buffer *b) {
+  if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+    atomic_fetch_sub(&mem_live, (long long)b->size);
+    free(b->data);
+    free(b);
+  }
+}
+
+int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
+                  int32_t *stride) {
+  if (max_pixels <= 0) max_pixels = PJ_DEFAULT_MAX_PIXELS;
+  if (c < 1 || c > 4)
+    return pj_fail(PJ_EARG, "channels must be 1 to 4, got %lld", (long long)c);
+  if (w < 1 || h < 1)
+    return pj_fail(PJ_EARG, "image size must be positive, got %lldx%lld",
+                   (long long)w, (long long)h);
+  /* w and h fit in 31 bits here, so w * h cannot overflow int64. */
+  if (w > INT32_MAX || h > INT32_MAX || w * h > max_pixels)
+    return pj_fail(PJ_ELIMIT,
+                   "%lldx%lld image exceeds the pixel limit of %lld "
+                   "(raise it with max_pixels)",
+                   (long long)w, (long long)h, (long long)max_pixels);
+  if (w * c > INT32_MAX || (uint64_t)(w * h) > SIZE_MAX / (uint64_t)c)
+    return pj_fail(PJ_ELIMIT, "%lldx%lld image is too large to address",
+                   (long long)w, (long long)h);
+  if (stride) *stride = (int32_t)(w * c);
+  return PJ_OK;
+}
+
+static pj_image *image_over(pj_buffer *b, uint8_t *data, int32_t w,
+                            int32_t h, int32_t c, int32_t stride) {
+  pj_image *img = malloc(sizeof *img);
+  if (!img) return NULL;
+  img->data = data;
+  img->width = w;
+  img->height = h;
+  img->channels = c;
+  img->stride = stride;
+  img->buf = b;
+  return img;
+}
+
+static pj_image *image_fresh(int32_t w, int32_t h, int32_t c, bool zero) {
+  int32_t stride = w * c;
+  size_t bytes = (size_t)stride * (size_t)h;
+  pj_buffer *b = buffer_new(bytes, zero);
+  if (!b)
+    return pj_fail_null(PJ_ENOMEM, "out of memory for a %dx%d image (%zu bytes)",
+                        w, h, bytes);
+  pj_image *img = image_over(b, b->data, w, h, c, stride);
+  if (!img) {
+    buffer_release(b);
+    return pj_fail_null(PJ_ENOMEM, "out of memory");
+  }
+  return img;
+}
+
+pj_image *pj_image_alloc(int32_t w, int32_t h, int32_t c) {
+  return image_fresh(w, h, c, false);
+}
+
+pj_image *pj_image_alloc_bytes(size_t bytes) {
+  pj_buffer *b = buffer_new(bytes, false);
+  if (!b) return pj_fail_null(PJ_ENOMEM, "out of memory (%zu bytes)", bytes);
+  pj_image *img = image_over(b, b->data, 0, 0, 0, 0);
+  if (!img) {
+    buffer_release(b);
+    return pj_fail_null(PJ_ENOMEM, "out of memory");
+  }
+  return img;
+}
+
+pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
+                         int32_t h, int32_t c) {
+  pj_image *img = image_over(base->buf, base->buf->data + off, w, h, c, w * c);
+  if (!img) return pj_fail_null(PJ_ENOMEM, "out of memory");
+  atomic_fetch_add(&base->buf->refs, 1);
+  return img;
+}
+
+pj_image *pj_image_new(int32_t width, int32_t height, int32_t channels,
+                       int64_t max_pixels) {
+  if (pj_check_dims(width, height, channels, max_pixels, NULL)) return NULL;
+  return image_fresh(width, height, channels, true);
+}
+
+static bool live(const pj_image *img) { return img && img->data && img->buf; }
+
+pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y, int32_t w,
+                        int32_t h) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "view of a freed or NULL image");
+  /* Compare in int64 so x + w cannot overflow. */
+  if (x < 0 || y < 0 || w < 1 || h < 1 || (int64_t)x + w > img->width ||
+      (int64_t)y + h > img->height)
+    return pj_fail_null(PJ_EARG,
+                        "view (%d, %d, %d, %d) is not inside the %dx%d image",
+                        x, y, w, h, img->width, img->height);
+  uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * img->channels;
+  pj_image *v = image_over(img->buf, p, w, h, img->channels, img->stride);
+  if (!v) return pj_fail_null(PJ_ENOMEM, "out of memory");
+  atomic_fetch_add(&img->buf->refs, 1);
+  return v;
+}
+
+pj_image *pj_image_clone(const pj_image *img) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "clone of a freed or NULL image");
+  pj_image *out = image_fresh(img->width, img->height, img->channels, false);
+  if (!out) return NULL;
+  size_t row = (size_t)img->width * img->channels;
+  for (int32_t y = 0; y < img->height; y++)
+    memcpy(out->data + (size_t)y * out->stride,
+           img->data + (size_t)y * img->stride, row);
+  return out;
+}
+
+void pj_image_clear(pj_image *img) {
+  if (!img) return;
+  buffer_release(img->buf);
+  img->buf = NULL;
+  img->data = NULL;
+  img->width = img->height = img->channels = img->stride = 0;
+}
+
+void pj_image_release(pj_image *img) {
+  if (!img) return;
+  pj_image_clear(img);
+  free(img);
+}
+
+int pj_image_refs(const pj_image *img) {
+  return live(img) ? atomic_load(&img->buf->refs) : 0;
+}
+
+static int check_xy(const pj_image *img, int32_t x, int32_t y, const void *px) {
+  if (!live(img)) return pj_fail(PJ_EARG, "freed or NULL image");
+  if (!px) return pj_fail(PJ_EARG, "NULL pixel pointer");
+  if (x < 0 || y < 0 || x >= img->width || y >= img->height)
+    return pj_fail(PJ_EARG, "pixel (%d, %d) is outside the %dx%d image", x, y,
+                   img->width, img->height);
+  return PJ_OK;
+}
+
+int pj_image_get(const pj_image *img, int32_t x, int32_t y, uint8_t *px) {
+  int rc = check_xy(img, x, y, px);
+  if (rc) return rc;
+  memcpy(px, img->data + (size_t)y * img->stride + (size_t)x * img->channels,
+         (size_t)img->channels);
+  return PJ_OK;
+}
+
+int pj_image_set(pj_image *img, int32_t x, int32_t y, const uint8_t *px) {
+  int rc = check_xy(img, x, y, px);
+  if (rc) return rc;
+  memcpy(img->data + (size_t)y * img->stride + (size_t)x * img->channels, px,
+         (size_t)img->channels);
+  return PJ_OK;
+}
+
+int pj_image_fill(pj_image *img, const uint8_t *value) {
+  if (!live(img)) return pj_fail(PJ_EARG, "fill of a freed or NULL image");
+  if (!value) return pj_fail(PJ_EARG, "NULL fill value");
+  int c = img->channels;
+  size_t row = (size_t)img->width * c;
+  /* Build the first row pixel by pixel, then copy it down. */
+  uint8_t *first = img->data;
+  for (int32_t x = 0; x < img->width; x++) memcpy(first + (size_t)x * c, value, c);
+  for (int32_t y = 1; y < img->height; y++)
+    memcpy(img->data + (size_t)y * img->stride, first, row);
+  return PJ_OK;
+}
+
+int pj_image_copy(pj_image *dst, const pj_image *src) {
+  if (!live(dst) || !live(src)) return pj_fail(PJ_EARG, "copy with a freed or NULL image");
+  if (dst->width != src->width || dst->height != src->height ||
+      dst->channels != src->channels)
+    return pj_fail(PJ_EARG, "copy between %dx%dx%d and %dx%dx%d images",
+                   src->width, src->height, src->channels, dst->width,
+                   dst->height, dst->channels);
+  size_t row = (size_t)src->width * src->channels;
+  /* Views of one buffer may overlap: copy rows in the order that never
+   * overwrites a source row before it is read, each with memmove. */
+  bool upward = dst->data > src->data;
+  for (int32_t i = 0; i < src->height; i++) {
+    int32_t y = upward ? src->height - 1 - i : i;
+    memmove(dst->data + (size_t)y * dst->stride,
+            src->data + (size_t)y * src->stride, row);
+  }
+  return PJ_OK;
+}

@@ -1,0 +1,74 @@
+/*
+ * internal.h - helpers shared by the C core; not part of the public API.
+ */
+#ifndef PJ_INTERNAL_H
+#define PJ_INTERNAL_H
+
+#include "pixjit.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Records code and a printf-style message for pj_errmsg(); returns code so
+ * callers can write `return pj_fail(PJ_EARG, "...")`. */
+int pj_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* pj_fail for functions returning a pointer: records and returns NULL. */
+void *pj_fail_null(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prefixes the current message with "prefix: " (e.g. a file name) and
+ * returns the current code. */
+int pj_fail_prefix(const char *prefix);
+
+/* Checks w x h x c against max_pixels (<= 0: default) and the int32 stride
+ * without overflowing; on success stores the tight row size in *stride. */
+int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
+                  int32_t *stride);
+
+/* Image over a new, uninitialised buffer (for decoders that overwrite every
+ * byte).  Dimensions must have passed pj_check_dims.  New reference. */
+pj_image *pj_image_alloc(int32_t w, int32_t h, int32_t c);
+
+/* Image over a new buffer of `bytes` bytes, with fields unset; used by
+ * batch kernels that carve one buffer into many views. */
+pj_image *pj_image_alloc_bytes(size_t bytes);
+/* View (x-less) at byte offset `off` of base's buffer with its own size and
+ * tight stride.  New reference. */
+pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
+                         int32_t h, int32_t c);
+
+/* Name used in messages for in-memory data. */
+static inline const char *pj_name(const char *name) {
+  return name && *name ? name : "<memory>";
+}
+
+/* Where a decoder reads from: an open stream (fp) positioned at the start
+ * of the data, or, when fp is NULL, a memory block. */
+typedef struct pj_source {
+  FILE *fp;
+  const uint8_t *data;
+  size_t size;
+  size_t pos;
+  const char *name;         /* for messages; never NULL */
+} pj_source;
+
+/* Codecs; opts is already defaulted (no zero fields but channels). */
+pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts);
+pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts);
+/* Encoders; on success *out is a malloc'd block of *size bytes (caller
+ * frees).  img has 1-4 channels for PNG, 1 or 3 for JPEG. */
+int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size);
+int pj_jpeg_write(const pj_image *img, int quality, int progressive,
+                  uint8_t **out, size_t *size);
+
+/* Growable byte buffer used by the encoders. */
+typedef struct pj_bytes {
+  uint8_t *data;
+  size_t size, cap;
+  bool failed;
+} pj_bytes;
+bool pj_bytes_append(pj_bytes *b, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * png.c - PNG decode and encode through libpng.
+ *
+ * libpng reports errors by longjmp; the jump never leaves this file.  For
+ * untrusted files the reader is locked down: every ancillary chunk the
+ * decode does not need is skipped as it streams past (so a 52-byte file
+ * declaring a 2 GiB iCCP costs nothing), CRC errors in any chunk are fatal,
+ * dimensions are checked against the pixel limit before any row memory is
+ * allocated, and a missing IEND (truncation) is an error.
+ */
+#include "internal.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct png_ctx {
+  pj_source *src;
+  char msg[256];
+} png_ctx;
+
+static void on_error(png_structp png, png_const_charp msg) {
+  png_ctx *ctx = png_get_error_ptr(png);
+  snprintf(ctx->msg, sizeof ctx->msg, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+/* Warnings describe recoverable oddities (e.g. a bad ancillary value);
+ * the library never prints, so they are dropped. */
+static void on_warning(png_structp png, png_const_charp msg) {
+  (void)png;
+  (void)msg;
+}
+
+static void read_mem(png_structp png, png_bytep out, size_t n) {
+  png_ctx *ctx = png_get_io_ptr(png);
+  pj_source *s = ctx->src;
+  if (s->size - s->pos < n) png_error(png, "truncated file");
+  memcpy(out, s->data + s->pos, n);
+  s->pos += n;
+}
+
+static void read_file(png_structp png, png_bytep out, size_t n) {
+  png_ctx *ctx = png_get_io_ptr(png);
+  if (fread(out, 1, n, ctx->src->fp) != n)
+    png_error(png, ferror(ctx->src->fp) ? "read error" : "truncated file");
+}
+
+/* Ancillary chunks libpng knows but pixjit does not use.  tRNS is kept: it
+ * becomes the alpha channel.  Gamma, colour profiles and text are not
+ * applied (the decode is libpng's plain 8-bit expansion). */
+static const png_byte ignored_chunks[] =
+    "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
+    "sCAL\0sPLT\0sRGB\0sTER\0tEXt\0tIME\0zTXt\0";
+
+pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts) {
+  png_ctx ctx = {.src = src};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx,
+                                           on_error, on_warning);
+  if (!png) return pj_fail_null(PJ_ENOMEM, "%s: out of memory", src->name);
+  png_infop info = png_create_info_struct(png);
+  /* volatile: modified after setjmp and read after a longjmp. */
+  pj_image *volatile img = NULL;
+  png_bytep *volatile rows = NULL;
+  int volatile code = PJ_ECORRUPT;
+  if (!info) {
+    png_destroy_read_struct(&png, NULL, NULL);
+    return pj_fail_null(PJ_ENOMEM, "%s: out of memory", src->name);
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    pj_image_release(img);
+    if (code == PJ_ECORRUPT)
+      pj_fail(code, "%s: invalid PNG: %s", src->name, ctx.msg);
+    return NULL; /* message already recorded */
+  }
+
+  if (src->fp)
+    png_set_read_fn(png, &ctx, read_file);
+  else
+    png_set_read_fn(png, &ctx, read_mem);
+  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks,
+                              (int)(sizeof ignored_chunks / 5));
+  png_set_chunk_malloc_max(png, (png_alloc_size_t)opts->max_chunk_bytes);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+
+  png_read_info(png, info);
+  png_uint_32 w = png_get_image_width(png, info);
+  png_uint_32 h = png_get_image_height(png, info);
+  int depth = png_get_bit_depth(png, info);
+  int32_t stride;
+  if (pj_check_dims(w, h, 1, opts->max_pixels, NULL)) {
+    code = pj_fail_prefix(src->name);
+    png_longjmp(png, 1);
+  }
+  /* Palette to RGB, low-bit gray to 8 bits, tRNS to alpha; 16-bit samples
+   * scaled with rounding; Adam7 passes merged. */
+  png_set_expand(png);
+  if (depth == 16) png_set_scale_16(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  int c = png_get_channels(png, info);
+  if (pj_check_dims(w, h, c, opts->max_pixels, &stride)) {
+    code = pj_fail_prefix(src->name);
+    png_longjmp(png, 1);
+  }
+  if (png_get_rowbytes(png, info) != (size_t)stride)
+    png_error(png, "unexpected row size");
+  img = pj_image_alloc((int32_t)w, (int32_t)h, c);
+  rows = img ? malloc(sizeof(png_bytep) * h) : NULL;
+  if (!rows) {
+    code = PJ_ENOMEM;
+    pj_fail(code, "%s: out of memory for a %ux%u image", src->name, w, h);
+    png_longjmp(png, 1);
+  }
+  for (png_uint_32 y = 0; y < h; y++) rows[y] = img->data + (size_t)y * stride;
+  png_read_image(png, rows);
+  png_read_end(png, NULL);
+
+  png_destroy_read_struct(&png, &info, NULL);
+  free(rows);
+  return img;
+}
+
+/* ---- Encoding ----------------------------------------------------------- */
+
+static void write_mem(png_structp png, png_bytep p, size_t n) {
+  pj_bytes *b = png_get_io_ptr(png);
+  if (!pj_bytes_append(b, p, n)) png_error(png, "out of memory");
+}
+
+static void flush_mem(png_structp png) { (void)png; }
+
+int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size) {
+  static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                              PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+  png_ctx ctx = {0};
+  pj_bytes bytes = {0};
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx,
+                                            on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!info) {
+    png_destroy_write_struct(&png, NULL);
+    return pj_fail(PJ_ENOMEM, "out of memory");
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    free(bytes.data);
+    return pj_fail(bytes.failed ? PJ_ENOMEM : PJ_EIO, "PNG encode: %s", ctx.msg);
+  }
+  png_set_write_fn(png, &bytes, write_mem, flush_mem);
+  png_set_compression_level(png, level);
+  png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+               types[img->channels], PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int32_t y = 0; y < img->height; y++)
+    png_write_row(png, img->data + (size_t)y * img->stride);
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  *out = bytes.data;
+  *size = bytes.size;
+  return PJ_OK;
+}
