@@ -53,7 +53,7 @@ $(BUILD)/libpixjit.so: $(CORE_OBJ)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS) -lz -lpthread
 
 test: all
 	@PIXJIT=$(HOST_BIN) BUILD=$(BUILD) tests/run.sh

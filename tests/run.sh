@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs every test: the C suites in $BUILD/tests, then the busted specs inside
+# the host.  Ends with "N passed, N failed" and exits nonzero on any failure
+# (a suite that dies without its summary counts as one failure).
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+BUILD=${BUILD:-build}
+PIXJIT=${PIXJIT:-bin/pixjit}
+export PIXJIT
+if [ -z "${PIXJIT_DATA:-}" ] && [ -d "$root/../shared/data" ]; then
+  PIXJIT_DATA=$(cd "$root/../shared/data" && pwd)
+  export PIXJIT_DATA
+fi
+[ -n "${PIXJIT_DATA:-}" ] || echo "note: ../shared/data is absent; tests that need it are skipped"
+
+passed=0 failed=0 skipped=0
+tally() { # suite-name output-file exit-code
+  local line
+  line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "$1: died without a summary (exit $3)"
+    failed=$((failed + 1))
+    return
+  fi
+  local p f s
+  p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$1: exit $3 despite no failed test"
+    failed=$((failed + 1))
+  fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  "$t" >"$tmp/$name.out" 2>&1
+  rc=$?
+  cat "$tmp/$name.out"
+  tally "$name" "$tmp/$name.out" "$rc"
+done
+
+"$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua tests/spec >"$tmp/lua.out" 2>&1
+rc=$?
+cat "$tmp/lua.out"
+tally lua "$tmp/lua.out" "$rc"
+
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

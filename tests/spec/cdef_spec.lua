@@ -1,0 +1,42 @@
+-- The FFI declarations must match include/pixjit.h: a drift would make
+-- LuaJIT read structs at the wrong offsets or call with the wrong types.
+local pj = require "pixjit"
+
+local function normalise(s)
+  s = s:gsub("/%*.-%*/", " "):gsub("//[^\n]*", " ")
+  return (s:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+end
+
+local function header_section()
+  local f = assert(io.open("include/pixjit.h"))
+  local text = f:read("*a")
+  f:close()
+  local body = text:match("\n/%* PIXJIT_FFI_BEGIN %*/\n(.-)\n/%* PIXJIT_FFI_END %*/\n")
+  return assert(body, "FFI markers missing from include/pixjit.h")
+end
+
+describe("FFI declarations", function()
+  it("match the header's FFI section", function()
+    local decls = require "pixjit.cdef"
+    assert.are.equal(normalise(header_section()), normalise(decls))
+  end)
+
+  it("resolve every function the header declares", function()
+    local n = 0
+    for name in header_section():gmatch("(pj_[%w_]+)%s*%(") do
+      local ok = pcall(function() return pj.C[name] end)
+      assert.is_true(ok, "symbol " .. name .. " not exported")
+      n = n + 1
+    end
+    assert.is_true(n >= 30)
+  end)
+
+  it("use the same struct layout as the C compiler", function()
+    local ffi = require "ffi"
+    -- pj_image: pointer, four int32, pointer.
+    assert.are.equal(8, ffi.offsetof("pj_image", "width"))
+    assert.are.equal(20, ffi.offsetof("pj_image", "stride"))
+    assert.are.equal(32, ffi.sizeof("pj_image"))
+    assert.are.equal(16, ffi.sizeof("pj_color_count"))
+  end)
+end)
