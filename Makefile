@@ -10,7 +10,7 @@ PKGS := luajit libpng libjpeg libedit
 # exactly as OpenCV's does (REFERENCE.md section 2).
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp -ffp-contract=off \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
 	-fno-fast-math -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm

@@ -82,6 +82,18 @@ function pj.threads(n)
   return C.pj_threads_get()
 end
 
+ffi.cdef [[
+typedef struct pj_timespec { long tv_sec; long tv_nsec; } pj_timespec;
+int clock_gettime(int clk, pj_timespec *ts);
+]]
+local ts = ffi.new("pj_timespec")
+
+-- pj.now() -> seconds from a monotonic clock (wall time, for timing).
+function pj.now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
 -- Bytes of pixel memory held by all live images.
 function pj.memory()
   return tonumber(C.pj_mem_live())

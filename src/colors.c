@@ -1,0 +1,436 @@
+/*
+ * colors.c - exact main-colour counting and palette images.
+ *
+ * Counting every distinct RGB exactly, fast, for any image: a 2^24-entry
+ * table is quick for flat images but thrashes the cache on noisy ones, and
+ * hash tables degrade with many colours.  Instead (REFERENCE.md section 1):
+ *   1. histogram the red byte of the counted pixels (per thread, by rows);
+ *   2. scatter each pixel's 16-bit (G,B) into 256 red buckets, each thread
+ *      writing its own precomputed slice, so the order is deterministic;
+ *   3. count each bucket with a 65,536-entry table that stays in L2, and
+ *      read the counts back by walking the bucket again, which also resets
+ *      the table without a memset.
+ * Steps 1 and 2 work on runs of identical consecutive pixels rather than
+ * on pixels: stickers, renders and documents are mostly flat colour, so
+ * this cuts the scattered data several times over, while a noisy photo
+ * costs two more bytes per pixel.
+ * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
+ * pixels is processed in groups of red values, one extra read of the image
+ * per group, so memory does not grow with the image.  A single red value
+ * with more pixels than the cap is counted straight into per-thread tables.
+ * Results are identical for any thread count: counts are exact and the
+ * order (count descending, 0xRRGGBB ascending) is total.
+ */
+#include "internal.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRATCH_MAX ((size_t)1 << 22) /* 16 MiB of runs */
+#define MAX_N (1 << 24)
+
+void pj_colors_opts_default(pj_colors_opts *opts) {
+  opts->min_alpha = 1;
+  opts->bits = 8;
+  opts->mask = NULL;
+}
+
+/* ---- Top-N selection ------------------------------------------------------ */
+
+/* a ranks before b: more pixels, then the smaller packed colour. */
+static inline bool before(const pj_color_count *a, const pj_color_count *b) {
+  return a->count > b->count || (a->count == b->count && a->rgb < b->rgb);
+}
+
+static int cmp_rank(const void *pa, const void *pb) {
+  const pj_color_count *a = pa, *b = pb;
+  return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+/* Bounded heap keeping the best `cap` entries; its root is the worst kept. */
+typedef struct topn {
+  pj_color_count *e;
+  int32_t n, cap;
+  int64_t distinct;
+} topn;
+
+static void sift_down(topn *h, int32_t i) {
+  for (;;) {
+    int32_t l = 2 * i + 1, r = l + 1, w = i;
+    if (l < h->n && before(&h->e[w], &h->e[l])) w = l;
+    if (r < h->n && before(&h->e[w], &h->e[r])) w = r;
+    if (w == i) return;
+    pj_color_count t = h->e[i];
+    h->e[i] = h->e[w];
+    h->e[w] = t;
+    i = w;
+  }
+}
+
+static inline void topn_offer(topn *h, int64_t count, uint32_t rgb) {
+  pj_color_count c = {.count = count, .rgb = rgb};
+  h->distinct++;
+  if (h->n < h->cap) {
+    int32_t i = h->n++;
+    h->e[i] = c;
+    while (i > 0) { /* sift up: worse entries rise to the root */
+      int32_t p = (i - 1) / 2;
+      if (!before(&h->e[p], &h->e[i])) break;
+      pj_color_count t = h->e[p];
+      h->e[p] = h->e[i];
+      h->e[i] = t;
+      i = p;
+    }
+  } else if (h->cap > 0 && before(&c, &h->e[0])) {
+    h->e[0] = c;
+    sift_down(h, 0);
+  }
+}
+
+/* ---- Pixel access ------------------------------------------------------- */
+
+typedef struct job {
+  const pj_image *img;
+  const pj_image *mask;
+  int min_alpha;
+  uint8_t q;         /* per-channel quantisation mask, e.g. 0xF0 for 4 bits */
+  int nchunks;       /* row chunks, fixed independently of threads granted */
+} job;
+
+/* Runs the body (the variadic tail) for each counted pixel of rows
+ * [Y0, Y1) with r_, g_, b_ (quantised) and gb_ set.  A macro so each loop
+ * is compiled with its own body inlined, once per channel count: with the
+ * count a constant the pixel loop loses its per-pixel switch. */
+#define FOR_COUNTED_C(J, Y0, Y1, C_, ...)                                     \
+  do {                                                                        \
+    const pj_image *im_ = (J)->img;                                           \
+    const int amin_ = (J)->min_alpha;                                         \
+    const uint8_t q_ = (J)->q;                                                \
+    for (int32_t y_ = (Y0); y_ < (Y1); y_++) {                                \
+      const uint8_t *p_ = im_->data + (size_t)y_ * im_->stride;               \
+      const uint8_t *m_ = (J)->mask ? (J)->mask->data +                       \
+                                          (size_t)y_ * (J)->mask->stride      \
+                                    : NULL;                                   \
+      for (int32_t x_ = 0; x_ < im_->width; x_++, p_ += (C_)) {               \
+        if (m_ && !m_[x_]) continue;                                          \
+        unsigned r_, g_, b_;                                                  \
+        if ((C_) >= 3) {                                                      \
+          if ((C_) == 4 && p_[(C_) - 1] < amin_) continue;                    \
+          r_ = p_[0] & q_, g_ = p_[1] & q_, b_ = p_[2] & q_;                  \
+        } else {                                                              \
+          if ((C_) == 2 && p_[(C_) - 1] < amin_) continue;                    \
+          r_ = g_ = b_ = p_[0] & q_;                                          \
+        }                                                                     \
+        unsigned gb_ = (g_ << 8) | b_;                                        \
+        (void)gb_;                                                            \
+        __VA_ARGS__;                                                          \
+      }                                                                       \
+    }                                                                         \
+  } while (0)
+
+#define FOR_COUNTED(J, Y0, Y1, ...)                                           \
+  do {                                                                        \
+    switch ((J)->img->channels) {                                             \
+    case 1: FOR_COUNTED_C(J, Y0, Y1, 1, __VA_ARGS__); break;                  \
+    case 2: FOR_COUNTED_C(J, Y0, Y1, 2, __VA_ARGS__); break;                  \
+    case 3: FOR_COUNTED_C(J, Y0, Y1, 3, __VA_ARGS__); break;                  \
+    default: FOR_COUNTED_C(J, Y0, Y1, 4, __VA_ARGS__); break;                 \
+    }                                                                         \
+  } while (0)
+
+static inline int32_t chunk_y0(const job *j, int k) {
+  return (int32_t)((int64_t)j->img->height * k / j->nchunks);
+}
+
+/* ---- The count ---------------------------------------------------------- */
+
+/* A run of `len` consecutive counted pixels with one colour, in its red
+ * bucket (the red is implied by the bucket). */
+typedef struct run16 {
+  uint16_t gb, len;
+} run16;
+
+/* Walks counted pixels of rows [Y0, Y1) as runs, running EMIT(key, len) for
+ * each; a run ends when the colour changes or its length would overflow
+ * uint16.  Both passes segment identically, so their counts agree. */
+#define FOR_RUNS(J, Y0, Y1, EMIT)                                             \
+  do {                                                                        \
+    uint32_t prev_ = UINT32_MAX, len_ = 0;                                    \
+    FOR_COUNTED(J, Y0, Y1, {                                                  \
+      uint32_t key_ = (r_ << 16) | gb_;                                       \
+      if (key_ == prev_ && len_ < 65535) {                                    \
+        len_++;                                                               \
+      } else {                                                                \
+        if (len_) EMIT(prev_, len_);                                          \
+        prev_ = key_;                                                         \
+        len_ = 1;                                                             \
+      }                                                                       \
+    });                                                                       \
+    if (len_) EMIT(prev_, len_);                                              \
+  } while (0)
+
+/* Counts one bucket of runs for red r into tab, then walks it again to
+ * report each distinct colour once and zero the table behind it.  Most
+ * colours lose to the heap's worst entry; that test runs on a register
+ * copy so the table writes do not force the heap to be reloaded. */
+static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
+                         topn *h) {
+  for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
+  int64_t distinct = 0;
+  bool full = h->n == h->cap;
+  int64_t floor = full && h->cap ? h->e[0].count : 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t c = tab[v[i].gb];
+    if (!c) continue;
+    tab[v[i].gb] = 0;
+    distinct++;
+    if (full && c < floor) continue;
+    topn_offer(h, c, (r << 16) | v[i].gb);
+    h->distinct--; /* counted above */
+    full = h->n == h->cap;
+    floor = full && h->cap ? h->e[0].count : 0;
+  }
+  h->distinct += distinct;
+}
+
+int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                   pj_color_count *out, pj_colors_summary *summary) {
+  pj_colors_opts o;
+  pj_colors_opts_default(&o);
+  if (opts) o = *opts;
+  if (!img || !img->data) return pj_fail(PJ_EARG, "main_colors: freed or NULL image");
+  if (n < 0 || n > MAX_N)
+    return pj_fail(PJ_EARG, "main_colors: n must be 0 to %d, got %d", MAX_N, n);
+  if (n > 0 && !out) return pj_fail(PJ_EARG, "main_colors: NULL output array");
+  if (!summary) return pj_fail(PJ_EARG, "main_colors: NULL summary");
+  if (o.bits < 1 || o.bits > 8)
+    return pj_fail(PJ_EARG, "main_colors: bits must be 1 to 8, got %d", o.bits);
+  if (o.min_alpha < 0 || o.min_alpha > 255)
+    return pj_fail(PJ_EARG, "main_colors: min_alpha must be 0 to 255, got %d", o.min_alpha);
+  if (o.mask) {
+    if (!o.mask->data) return pj_fail(PJ_EARG, "main_colors: mask has been freed");
+    if (o.mask->channels != 1 || o.mask->width != img->width ||
+        o.mask->height != img->height)
+      return pj_fail(PJ_EARG,
+                     "main_colors: mask must be a 1-channel %dx%d image, got %dx%d with %d channels",
+                     img->width, img->height, o.mask->width, o.mask->height,
+                     o.mask->channels);
+  }
+
+  const int T = pj_threads_get();
+  job j = {.img = img, .mask = o.mask, .min_alpha = o.min_alpha,
+           .q = (uint8_t)(0xFF << (8 - o.bits)), .nchunks = T};
+  if (j.nchunks > img->height) j.nchunks = img->height;
+  const int K = j.nchunks;
+
+  int rc = PJ_OK;
+  int64_t *hist = calloc((size_t)K * 256, sizeof *hist); /* [chunk][red] */
+  int64_t total[256] = {0}; /* runs per red value */
+  run16 *scratch = NULL;
+  uint32_t **tabs = calloc((size_t)T, sizeof *tabs);
+  topn *heaps = calloc((size_t)T, sizeof *heaps);
+  if (!hist || !tabs || !heaps) goto nomem;
+
+  /* 1. Runs per red value, per row chunk; pixels per chunk. */
+  int64_t *pixels = calloc((size_t)K, sizeof *pixels);
+  if (!pixels) goto nomem;
+#pragma omp parallel num_threads(T)
+  for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
+    int64_t *hk = hist + (size_t)k * 256, px = 0;
+#define COUNT_RUN(key, len) (hk[(key) >> 16]++, px += (len))
+    FOR_RUNS(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1), COUNT_RUN);
+#undef COUNT_RUN
+    pixels[k] = px;
+  }
+  int64_t counted = 0, nruns = 0;
+  for (int k = 0; k < K; k++) {
+    counted += pixels[k];
+    for (int r = 0; r < 256; r++) total[r] += hist[(size_t)k * 256 + r];
+  }
+  free(pixels);
+  for (int r = 0; r < 256; r++) nruns += total[r];
+  if (counted > UINT32_MAX) {
+    rc = pj_fail(PJ_ELIMIT, "main_colors: more than 2^32 pixels to count");
+    goto done;
+  }
+
+  int32_t cap = (int32_t)(n < counted ? n : counted);
+  for (int t = 0; t < T; t++) {
+    tabs[t] = calloc(65536, sizeof **tabs);
+    heaps[t].cap = cap;
+    heaps[t].e = malloc(sizeof(pj_color_count) * (size_t)(cap ? cap : 1));
+    if (!tabs[t] || !heaps[t].e) goto nomem;
+  }
+  size_t scratch_len = (size_t)nruns < SCRATCH_MAX ? (size_t)nruns : SCRATCH_MAX;
+  scratch = malloc(sizeof *scratch * (scratch_len ? scratch_len : 1));
+  if (!scratch) goto nomem;
+
+  /* Groups of consecutive red values whose pixels fit the scratch. */
+  for (int r0 = 0; r0 < 256;) {
+    if ((size_t)total[r0] > scratch_len) {
+      /* 3'. One red value too big for the scratch: count it directly into
+       * per-thread tables, then merge them into the first. */
+      const unsigned rr = (unsigned)r0;
+#pragma omp parallel num_threads(T)
+      {
+        uint32_t *tab = tabs[omp_get_thread_num()];
+        for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads())
+          FOR_COUNTED(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1),
+                      if (r_ == rr) tab[gb_]++);
+      }
+      for (int t = 1; t < T; t++)
+        for (int v = 0; v < 65536; v++) tabs[0][v] += tabs[t][v], tabs[t][v] = 0;
+      for (int v = 0; v < 65536; v++)
+        if (tabs[0][v]) {
+          topn_offer(&heaps[0], tabs[0][v], (rr << 16) | (unsigned)v);
+          tabs[0][v] = 0;
+        }
+      r0++;
+      continue;
+    }
+    int r1 = r0;
+    size_t used = 0;
+    while (r1 < 256 && used + (size_t)total[r1] <= scratch_len) used += (size_t)total[r1++];
+
+    /* 2. Scatter: slice for (red r, chunk k) starts after every earlier red
+     * of the group and every earlier chunk's pixels of red r. */
+    size_t start[257];
+    start[r0] = 0;
+    for (int r = r0; r < r1; r++) start[r + 1] = start[r] + (size_t)total[r];
+#pragma omp parallel num_threads(T)
+    {
+      size_t pos[256];
+      for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
+        for (int r = r0; r < r1; r++) {
+          size_t p = start[r];
+          for (int kk = 0; kk < k; kk++) p += (size_t)hist[(size_t)kk * 256 + r];
+          pos[r] = p;
+        }
+        const unsigned lo = (unsigned)r0, hi = (unsigned)r1;
+#define PUT_RUN(key, len)                                                     \
+  do {                                                                        \
+    unsigned r_of = (key) >> 16;                                              \
+    if (r_of >= lo && r_of < hi)                                              \
+      scratch[pos[r_of]++] = (run16){(uint16_t)(key), (uint16_t)(len)};       \
+  } while (0)
+        FOR_RUNS(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1), PUT_RUN);
+#undef PUT_RUN
+      }
+    }
+
+    /* 3. Count each red bucket in an L2-resident table. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
+    for (int r = r0; r < r1; r++) {
+      int t = omp_get_thread_num();
+      count_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, tabs[t], &heaps[t]);
+    }
+    r0 = r1;
+  }
+
+  /* Merge the per-thread selections. */
+  int64_t distinct = 0, all = 0;
+  for (int t = 0; t < T; t++) distinct += heaps[t].distinct, all += heaps[t].n;
+  pj_color_count *merged = malloc(sizeof *merged * (size_t)(all ? all : 1));
+  if (!merged) goto nomem;
+  all = 0;
+  for (int t = 0; t < T; t++) {
+    memcpy(merged + all, heaps[t].e, sizeof *merged * (size_t)heaps[t].n);
+    all += heaps[t].n;
+  }
+  qsort(merged, (size_t)all, sizeof *merged, cmp_rank);
+  int32_t got = (int32_t)(all < n ? all : n);
+  if (got) memcpy(out, merged, sizeof *out * (size_t)got);
+  free(merged);
+
+  /* Quantised entries report the mean colour of their members, which is
+   * what a user would paint with (the bucket's corner would be biased). */
+  if (o.bits < 8 && got > 0) {
+    int64_t (*sums)[3] = calloc((size_t)got * T, sizeof *sums);
+    uint32_t *keys = malloc(sizeof *keys * (size_t)got);
+    int32_t *idx = malloc(sizeof *idx * (size_t)got);
+    if (!sums || !keys || !idx) {
+      free(sums), free(keys), free(idx);
+      goto nomem;
+    }
+    /* Sorted keys with their output positions, for binary search. */
+    for (int32_t i = 0; i < got; i++) idx[i] = i;
+    for (int32_t i = 1; i < got; i++) /* insertion sort: got is small */
+      for (int32_t k = i; k > 0 && out[idx[k - 1]].rgb > out[idx[k]].rgb; k--) {
+        int32_t t = idx[k]; idx[k] = idx[k - 1]; idx[k - 1] = t;
+      }
+    for (int32_t i = 0; i < got; i++) keys[i] = out[idx[i]].rgb;
+    job exact = j;
+    exact.q = 0xFF;
+#pragma omp parallel num_threads(T)
+    {
+      int64_t (*s)[3] = sums + (size_t)omp_get_thread_num() * got;
+      for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads())
+        FOR_COUNTED(&exact, chunk_y0(&j, k), chunk_y0(&j, k + 1), {
+          uint32_t key = ((r_ & j.q) << 16) | ((g_ & j.q) << 8) | (b_ & j.q);
+          int32_t lo = 0, hi2 = got;
+          while (lo < hi2) {
+            int32_t mid = (lo + hi2) / 2;
+            if (keys[mid] < key) lo = mid + 1; else hi2 = mid;
+          }
+          if (lo < got && keys[lo] == key) {
+            s[lo][0] += r_, s[lo][1] += g_, s[lo][2] += b_;
+          }
+        });
+    }
+    for (int32_t i = 0; i < got; i++) {
+      int64_t sr = 0, sg = 0, sb = 0;
+      for (int t = 0; t < T; t++)
+        sr += sums[(size_t)t * got + i][0], sg += sums[(size_t)t * got + i][1],
+            sb += sums[(size_t)t * got + i][2];
+      pj_color_count *e = &out[idx[i]];
+      int64_t c = e->count, h2 = c / 2;
+      e->rgb = (uint32_t)(((sr + h2) / c) << 16 | ((sg + h2) / c) << 8 | ((sb + h2) / c));
+    }
+    free(sums), free(keys), free(idx);
+  }
+
+  summary->counted = counted;
+  summary->distinct = distinct;
+  summary->n = got;
+  goto done;
+
+nomem:
+  rc = pj_fail(PJ_ENOMEM, "main_colors: out of memory");
+done:
+  if (tabs)
+    for (int t = 0; t < T; t++) free(tabs[t]);
+  if (heaps)
+    for (int t = 0; t < T; t++) free(heaps[t].e);
+  free(tabs);
+  free(heaps);
+  free(hist);
+  free(scratch);
+  return rc;
+}
+
+/* ---- Palette ------------------------------------------------------------ */
+
+pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
+                     int32_t width) {
+  if (n < 1 || (!rgb))
+    return pj_fail_null(PJ_EARG, "palette: needs at least one colour");
+  if (stripe_height < 1 || width < 1)
+    return pj_fail_null(PJ_EARG, "palette: stripe height and width must be positive");
+  if ((int64_t)stripe_height * n > INT32_MAX)
+    return pj_fail_null(PJ_ELIMIT, "palette: %d stripes of %d rows is too tall", n,
+                        stripe_height);
+  pj_image *img = pj_image_new(width, stripe_height * n, 3, 0);
+  if (!img) return NULL;
+  for (int32_t i = 0; i < n; i++) {
+    uint8_t px[3] = {(uint8_t)(rgb[i] >> 16), (uint8_t)(rgb[i] >> 8), (uint8_t)rgb[i]};
+    pj_image *stripe = pj_image_view(img, 0, i * stripe_height, width, stripe_height);
+    if (!stripe) {
+      pj_image_release(img);
+      return NULL;
+    }
+    pj_image_fill(stripe, px);
+    pj_image_release(stripe);
+  }
+  return img;
+}

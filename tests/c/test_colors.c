@@ -1,0 +1,237 @@
+/*
+ * test_colors.c - main-colour counts against hand-computed values and a
+ * brute-force 2^24-table reference, including the grouped and heavy-red
+ * paths that only large images reach, for 1 and N threads.
+ */
+#include "check.h"
+#include "pixjit.h"
+
+#include <stdint.h>
+
+static pj_color_count out[64];
+static pj_colors_summary sum;
+
+static pj_image *from_pixels(int w, int h, int c, const uint8_t *px) {
+  pj_image *img = pj_image_new(w, h, c, 0);
+  for (int y = 0; y < h; y++) memcpy(img->data + (size_t)y * img->stride, px + (size_t)y * w * c, (size_t)w * c);
+  return img;
+}
+
+static void test_hand_counted_rgba(void) {
+  /* Counts: red x3 (alpha 255, 1, 128), blue x3, green x1; black only at
+   * alpha 0 (ignored).  Red and blue tie at 3: red 0xFF0000 > blue 0x0000FF,
+   * so blue ranks first. */
+  const uint8_t px[] = {
+      255, 0, 0, 255,  0, 0, 255, 255,  0, 0, 0, 0,    0, 255, 0, 9,
+      255, 0, 0, 1,    0, 0, 255, 7,    0, 0, 0, 0,    255, 0, 0, 128,
+      0, 0, 255, 200,  0, 0, 0, 0,      0, 0, 0, 0,    0, 0, 0, 0,
+  };
+  pj_image *img = from_pixels(4, 3, 4, px);
+  CHECK_EQ(pj_main_colors(img, 10, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 7);
+  CHECK_EQ(sum.distinct, 3);
+  CHECK_EQ(sum.n, 3);
+  CHECK_EQ(out[0].rgb, 0x0000FF);
+  CHECK_EQ(out[0].count, 3);
+  CHECK_EQ(out[1].rgb, 0xFF0000);
+  CHECK_EQ(out[1].count, 3);
+  CHECK_EQ(out[2].rgb, 0x00FF00);
+  CHECK_EQ(out[2].count, 1);
+  /* n smaller than the distinct count keeps the best. */
+  CHECK_EQ(pj_main_colors(img, 1, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.n, 1);
+  CHECK_EQ(out[0].rgb, 0x0000FF);
+  CHECK_EQ(sum.distinct, 3);
+  /* Threshold 128: red keeps 2 (255, 128), blue 2 (255, 200), green drops. */
+  pj_colors_opts o;
+  pj_colors_opts_default(&o);
+  o.min_alpha = 128;
+  CHECK_EQ(pj_main_colors(img, 10, &o, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 4);
+  CHECK_EQ(sum.n, 2);
+  CHECK_EQ(out[0].count, 2);
+  CHECK_EQ(out[1].count, 2);
+  /* Threshold 0 counts every pixel: black x5 wins. */
+  o.min_alpha = 0;
+  CHECK_EQ(pj_main_colors(img, 10, &o, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 12);
+  CHECK_EQ(out[0].rgb, 0x000000);
+  CHECK_EQ(out[0].count, 5);
+  /* A view (stride 16, offset) counts only its own pixels. */
+  pj_image *v = pj_image_view(img, 1, 0, 2, 2);
+  CHECK_EQ(pj_main_colors(v, 10, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 2);
+  CHECK_EQ(out[0].rgb, 0x0000FF);
+  CHECK_EQ(out[0].count, 2);
+  pj_image_release(v);
+  pj_image_release(img);
+}
+
+static void test_channels(void) {
+  const uint8_t g[] = {5, 5, 9, 5, 9, 200};
+  pj_image *img = from_pixels(3, 2, 1, g);
+  CHECK_EQ(pj_main_colors(img, 5, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 6);
+  CHECK_EQ(out[0].rgb, 0x050505);
+  CHECK_EQ(out[0].count, 3);
+  CHECK_EQ(out[1].rgb, 0x090909);
+  CHECK_EQ(out[2].rgb, 0xC8C8C8);
+  pj_image_release(img);
+  const uint8_t ga[] = {5, 0, 5, 255, 9, 3, 9, 0};
+  img = from_pixels(4, 1, 2, ga);
+  CHECK_EQ(pj_main_colors(img, 5, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 2);
+  CHECK_EQ(sum.distinct, 2);
+  CHECK_EQ(out[0].rgb, 0x050505);
+  pj_image_release(img);
+  const uint8_t rgb[] = {1, 2, 3, 1, 2, 3, 3, 2, 1};
+  img = from_pixels(3, 1, 3, rgb);
+  CHECK_EQ(pj_main_colors(img, 5, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 3);
+  CHECK_EQ(out[0].rgb, 0x010203);
+  CHECK_EQ(out[0].count, 2);
+  pj_image_release(img);
+}
+
+static void test_nothing_visible(void) {
+  pj_image *img = pj_image_new(10, 10, 4, 0);
+  CHECK_EQ(pj_main_colors(img, 6, NULL, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 0);
+  CHECK_EQ(sum.distinct, 0);
+  CHECK_EQ(sum.n, 0);
+  pj_image_release(img);
+}
+
+static void test_quantise_and_mask(void) {
+  /* 0x10, 0x11, 0x1F share their top 4 bits; their mean is 0x15 (21.33). */
+  const uint8_t px[] = {0x10, 0, 0, 0x11, 0, 0, 0x1F, 0, 0, 0x80, 0, 0};
+  pj_image *img = from_pixels(4, 1, 3, px);
+  pj_colors_opts o;
+  pj_colors_opts_default(&o);
+  o.bits = 4;
+  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
+  CHECK_EQ(sum.distinct, 2);
+  CHECK_EQ(out[0].count, 3);
+  CHECK_EQ(out[0].rgb, 0x150000);
+  CHECK_EQ(out[1].rgb, 0x800000);
+  const uint8_t m[] = {0, 1, 0, 255};
+  pj_image *mask = from_pixels(4, 1, 1, m);
+  pj_colors_opts_default(&o);
+  o.mask = mask;
+  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
+  CHECK_EQ(sum.counted, 2);
+  CHECK_EQ(out[0].rgb, 0x110000);
+  CHECK_EQ(out[1].rgb, 0x800000);
+  pj_image *bad = pj_image_new(3, 1, 1, 0);
+  o.mask = bad;
+  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_EARG);
+  CHECK_STR_HAS(pj_errmsg(), "mask must be a 1-channel 4x1 image");
+  o.mask = NULL;
+  o.bits = 9;
+  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_EARG);
+  CHECK_EQ(pj_main_colors(img, -1, NULL, out, &sum), PJ_EARG);
+  pj_image_release(bad);
+  pj_image_release(mask);
+  pj_image_release(img);
+}
+
+/* Brute force: one 2^24 table, then a full sort by the same rule. */
+static int cmp_rank(const void *pa, const void *pb) {
+  const pj_color_count *a = pa, *b = pb;
+  if (a->count != b->count) return a->count > b->count ? -1 : 1;
+  return a->rgb < b->rgb ? -1 : a->rgb > b->rgb;
+}
+
+static int64_t reference(const pj_image *img, int n, pj_color_count *ref, int64_t *distinct) {
+  uint32_t *tab = calloc(1u << 24, sizeof *tab);
+  int64_t counted = 0;
+  for (int y = 0; y < img->height; y++)
+    for (int x = 0; x < img->width; x++) {
+      const uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * img->channels;
+      if (img->channels == 4 && p[3] == 0) continue;
+      tab[(uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]]++;
+      counted++;
+    }
+  int64_t d = 0;
+  for (uint32_t k = 0; k < (1u << 24); k++) d += tab[k] != 0;
+  pj_color_count *all = malloc(sizeof *all * (size_t)(d ? d : 1));
+  d = 0;
+  for (uint32_t k = 0; k < (1u << 24); k++)
+    if (tab[k]) all[d++] = (pj_color_count){.count = tab[k], .rgb = k};
+  qsort(all, (size_t)d, sizeof *all, cmp_rank);
+  memcpy(ref, all, sizeof *ref * (size_t)(d < n ? d : n));
+  free(all);
+  free(tab);
+  *distinct = d;
+  return counted;
+}
+
+static void compare_with_reference(pj_image *img, const char *what) {
+  pj_color_count ref[64];
+  int64_t distinct;
+  int64_t counted = reference(img, 64, ref, &distinct);
+  int threads[] = {1, 2, 3, 8};
+  for (int t = 0; t < 4; t++) {
+    pj_threads_set(threads[t]);
+    memset(out, 0, sizeof out);
+    CHECK_EQ(pj_main_colors(img, 64, NULL, out, &sum), PJ_OK);
+    CHECK_EQ(sum.counted, counted);
+    CHECK_EQ(sum.distinct, distinct);
+    int bad = 0;
+    for (int i = 0; i < sum.n; i++) bad += out[i].rgb != ref[i].rgb || out[i].count != ref[i].count;
+    if (bad) fprintf(stderr, "  %s, %d threads: %d entries differ\n", what, threads[t], bad);
+    CHECK_EQ(bad, 0);
+  }
+  pj_threads_set(0);
+}
+
+static void test_random_small(void) {
+  /* Few colours, in runs and scattered, with transparent holes. */
+  pj_image *img = pj_image_new(301, 177, 4, 0);
+  for (int i = 0; i < 301 * 177; i++) {
+    uint8_t *p = img->data + (size_t)i * 4;
+    unsigned v = rnd() % 40;
+    p[0] = (uint8_t)(v * 7), p[1] = (uint8_t)(v * 3), p[2] = (uint8_t)(i / 1000);
+    p[3] = rnd() % 5 ? 255 : 0;
+  }
+  compare_with_reference(img, "random small");
+  pj_image_release(img);
+}
+
+static void test_large_paths(void) {
+  /* More runs than the 4 Mi-entry scratch: processed in groups of reds. */
+  pj_image *img = pj_image_new(2200, 2000, 3, 0);
+  for (size_t i = 0; i < (size_t)2200 * 2000 * 3; i++) img->data[i] = (uint8_t)rnd();
+  compare_with_reference(img, "noisy 4.4 Mpx");
+  /* One red value with more runs than the scratch: counted directly. */
+  for (size_t i = 0; i < (size_t)2200 * 2000; i++) img->data[i * 3] = 7;
+  compare_with_reference(img, "one red, 4.4 Mpx");
+  pj_image_release(img);
+}
+
+static void test_palette(void) {
+  uint32_t rgb[3] = {0xFF0000, 0x00FF00, 0x123456};
+  pj_image *p = pj_palette(rgb, 3, 64, 512);
+  CHECK(p && p->width == 512 && p->height == 192 && p->channels == 3);
+  uint8_t px[3];
+  pj_image_get(p, 511, 63, px);
+  CHECK(px[0] == 255 && px[1] == 0 && px[2] == 0);
+  pj_image_get(p, 0, 64, px);
+  CHECK(px[0] == 0 && px[1] == 255);
+  pj_image_get(p, 300, 191, px);
+  CHECK(px[0] == 0x12 && px[1] == 0x34 && px[2] == 0x56);
+  pj_image_release(p);
+  CHECK(pj_palette(rgb, 0, 64, 512) == NULL);
+  CHECK(pj_palette(rgb, 3, 0, 512) == NULL);
+}
+
+int main(void) {
+  RUN(test_hand_counted_rgba);
+  RUN(test_channels);
+  RUN(test_nothing_visible);
+  RUN(test_quantise_and_mask);
+  RUN(test_random_small);
+  RUN(test_large_paths);
+  RUN(test_palette);
+  return finish("colors");
+}
