@@ -11,7 +11,7 @@ PKGS := luajit libpng libjpeg libedit
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
-	-fno-fast-math -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
+	-fno-fast-math -fno-math-errno -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm
 HOST_LDLIBS = $(shell pkg-config --libs luajit libedit 2>/dev/null || echo -lluajit-5.1 -ledit) -ldl
@@ -35,11 +35,11 @@ $(BUILD)/.deps: scripts/deps.sh
 	@touch $@
 deps: $(BUILD)/.deps
 
-$(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h | $(BUILD)/.deps
+$(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h $(wildcard src/host/*.h) | $(BUILD)/.deps
+$(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h Makefile $(wildcard src/host/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

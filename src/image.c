@@ -8,8 +8,11 @@
 #include <string.h>
 
 /* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
- * cache lines; views may start anywhere. */
+ * cache lines; views may start anywhere.  Every buffer has at least
+ * PJ_TAIL spare bytes after its last pixel, so a kernel may load a whole
+ * 4-byte word for a 3-byte pixel anywhere in the image. */
 #define PJ_ALIGN 64
+#define PJ_TAIL 16
 
 struct pj_buffer {
   atomic_int refs;
@@ -24,9 +27,12 @@ int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
 static pj_buffer *buffer_new(size_t bytes, bool zero) {
   pj_buffer *b = malloc(sizeof *b);
   if (!b) return NULL;
-  size_t rounded = (bytes + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
-  if (rounded < bytes) rounded = bytes; /* wrapped: let the allocator refuse */
-  b->data = aligned_alloc(PJ_ALIGN, rounded ? rounded : PJ_ALIGN);
+  size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
+  if (rounded < bytes) { /* wrapped */
+    free(b);
+    return NULL;
+  }
+  b->data = aligned_alloc(PJ_ALIGN, rounded);
   if (!b->data) {
     free(b);
     return NULL;
