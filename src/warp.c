@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -129,6 +130,15 @@ typedef struct warp_job {
   uint8_t bval[4];
 } warp_job;
 
+#define BLOCK 256
+
+/* Per block of output pixels: source position in 1/32 pixels (xs, ys),
+ * and for the common case of a 2x2 neighbourhood inside the image its
+ * byte offset, weight-table index and an inside flag. */
+typedef struct block {
+  int32_t xs[BLOCK], ys[BLOCK], off[BLOCK], widx[BLOCK], in[BLOCK];
+} block;
+
 /* OpenCV's saturate_cast<int>(clamped double): round half to even; NaN
  * becomes INT_MIN as the SIMD conversion gives. */
 static inline int round_sat(double v) {
@@ -181,82 +191,240 @@ static void coords(const double *m, double scale, int32_t y, int32_t x0, int n,
   }
 }
 
-#define BLOCK 256
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The same computation four lanes at a time, for CPUs with AVX2. */
+__attribute__((target("avx2"))) static void coords_avx2(const double *m, double scale,
+                                                        int32_t y, int32_t x0, int n,
+                                                        int32_t *xs, int32_t *ys,
+                                                        const int32_t *geo, block *bk) {
+  const __m256d m0 = _mm256_set1_pd(m[0]), m3 = _mm256_set1_pd(m[3]), m6 = _mm256_set1_pd(m[6]);
+  const __m256d a = _mm256_set1_pd(m[1] * y), b = _mm256_set1_pd(m[4] * y),
+                c = _mm256_set1_pd(m[7] * y);
+  const __m256d m2 = _mm256_set1_pd(m[2]), m5 = _mm256_set1_pd(m[5]), m8 = _mm256_set1_pd(m[8]);
+  const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
+  const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
+  __m256d xv = _mm256_set_pd(x0 + 3, x0 + 2, x0 + 1, x0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4, xv = _mm256_add_pd(xv, four)) {
+    __m256d X = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m0, xv), a), m2);
+    __m256d Y = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m3, xv), b), m5);
+    __m256d W = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m6, xv), c), m8);
+    W = _mm256_and_pd(_mm256_div_pd(tab, W), _mm256_cmp_pd(W, zero, _CMP_NEQ_UQ));
+    X = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(X, W)));
+    Y = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(Y, W)));
+    __m128i xi = _mm256_cvtpd_epi32(X), yi = _mm256_cvtpd_epi32(Y);
+    _mm_storeu_si128((__m128i *)(xs + i), xi);
+    _mm_storeu_si128((__m128i *)(ys + i), yi);
+    if (bk) {
+      /* geo = {W1, H1, stride, channels}: inside when 0 <= sx < W1 and
+       * 0 <= sy < H1 (W1, H1 already capped where int16 saturation or an
+       * int32 offset would otherwise differ). */
+      const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), neg = _mm_set1_epi32(-1);
+      __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
+      __m128i in = _mm_and_si128(
+          _mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(_mm_set1_epi32(geo[0]), sx)),
+          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(_mm_set1_epi32(geo[1]), sy)));
+      __m128i off = _mm_add_epi32(_mm_mullo_epi32(sy, _mm_set1_epi32(geo[2])),
+                                  _mm_mullo_epi32(sx, _mm_set1_epi32(geo[3])));
+      __m128i widx = _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS),
+                                   _mm_and_si128(xi, m31));
+      _mm_storeu_si128((__m128i *)(bk->in + i), in);
+      _mm_storeu_si128((__m128i *)(bk->off + i), off);
+      _mm_storeu_si128((__m128i *)(bk->widx + i), widx);
+    }
+  }
+  if (i < n) {
+    coords(m, scale, y, x0 + i, n - i, xs + i, ys + i);
+    if (bk)
+      for (; i < n; i++) {
+        int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
+        bk->in[i] = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1] ? -1 : 0;
+        bk->off[i] = bk->in[i] ? sy * geo[2] + sx * geo[3] : 0;
+        bk->widx[i] = (ys[i] & (TAB_SIZE - 1)) * TAB_SIZE + (xs[i] & (TAB_SIZE - 1));
+      }
+  }
+}
+#define HAVE_AVX2_PATH 1
+#endif
 
-/* One output row of the bilinear warp, for C channels (a constant after
- * inlining, so the per-channel loops unroll).  The 15-bit weights
- * 32 (32 - fy) (32 - fx) ... all share the factor 32, so the sum is formed
- * with (32 - fy) (32 - fx) ... and rounded with (S + 512) >> 10, which is
- * the same value in narrower integers. */
-static inline __attribute__((always_inline)) void
-row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w, const int C) {
+static bool use_avx2(void) {
+#ifdef HAVE_AVX2_PATH
+  static int cached = -1;
+  if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+  return cached;
+#else
+  return false;
+#endif
+}
+
+/* coords() on the widest vector unit available; with bk, also the
+ * block's fast-path fields (see struct block). */
+static inline void coords_best(const double *m, double scale, int32_t y, int32_t x0,
+                               int n, int32_t *xs, int32_t *ys, const int32_t *geo,
+                               block *bk) {
+#ifdef HAVE_AVX2_PATH
+  if (use_avx2()) {
+    coords_avx2(m, scale, y, x0, n, xs, ys, geo, bk);
+    return;
+  }
+#endif
+  coords(m, scale, y, x0, n, xs, ys);
+  if (bk)
+    for (int i = 0; i < n; i++) {
+      int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
+      bk->in[i] = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1] ? -1 : 0;
+      bk->off[i] = bk->in[i] ? sy * geo[2] + sx * geo[3] : 0;
+      bk->widx[i] = (ys[i] & (TAB_SIZE - 1)) * TAB_SIZE + (xs[i] & (TAB_SIZE - 1));
+    }
+}
+
+/* Bilinear weights by sub-pixel position (fy * 32 + fx), as int16 pairs
+ * (w00 | w01 << 16) and (w10 | w11 << 16) ready for pmaddwd. */
+static uint32_t wtab[TAB_SIZE * TAB_SIZE][2];
+
+static void wtab_init(void) {
+  for (int fy = 0; fy < TAB_SIZE; fy++)
+    for (int fx = 0; fx < TAB_SIZE; fx++) {
+      uint32_t w00 = (uint32_t)((TAB_SIZE - fy) * (TAB_SIZE - fx)), w01 = (uint32_t)((TAB_SIZE - fy) * fx);
+      uint32_t w10 = (uint32_t)(fy * (TAB_SIZE - fx)), w11 = (uint32_t)(fy * fx);
+      wtab[fy * TAB_SIZE + fx][0] = w00 | w01 << 16;
+      wtab[fy * TAB_SIZE + fx][1] = w10 | w11 << 16;
+    }
+}
+
+
+/* Rounded bilinear sum with the reduced weights (see row_linear). */
+#define BILERP(t00, t01, t10, t11, k)                                          \
+  (uint8_t)(((t00)[k] * w00 + (t01)[k] * w01 + (t10)[k] * w10 + (t11)[k] * w11 + 512) >> 10)
+
+/* One pixel whose 2x2 neighbourhood is not entirely inside the fast path's
+ * range: borders, and images beyond int16 coordinates or int32 offsets. */
+static void pixel_general(const warp_job *j, int32_t xi, int32_t yi, uint8_t *d) {
   const pj_image *s = j->src;
-  const int W = s->width, H = s->height;
-  const unsigned W1 = (unsigned)(W - 1), H1 = (unsigned)(H - 1);
+  const int C = s->channels, W = s->width, H = s->height;
   const uint8_t *base = s->data;
   const size_t st = (size_t)s->stride;
-  int32_t xs[BLOCK], ys[BLOCK];
-  for (int32_t x0 = 0; x0 < w; x0 += BLOCK) {
-    int n = w - x0 < BLOCK ? w - x0 : BLOCK;
-    coords(j->inv, TAB_SIZE, y, x0, n, xs, ys);
-    for (int i = 0; i < n; i++, d += C) {
-      int sx = sat16(xs[i] >> TAB_BITS), sy = sat16(ys[i] >> TAB_BITS);
-      int fx = xs[i] & (TAB_SIZE - 1), fy = ys[i] & (TAB_SIZE - 1);
-      int w00 = (TAB_SIZE - fy) * (TAB_SIZE - fx), w01 = (TAB_SIZE - fy) * fx;
-      int w10 = fy * (TAB_SIZE - fx), w11 = fy * fx;
-      if ((unsigned)sx < W1 && (unsigned)sy < H1) {
-        const uint8_t *p = base + (size_t)sy * st + (size_t)sx * C;
-#ifdef __SSE2__
-        if (C >= 3) {
-          /* Interleave the bytes of the left and right pixel, widen to
-           * int16, and let pmaddwd form p00*w00 + p01*w01 per channel;
-           * likewise for the lower row.  Loads are 4 bytes (buffers keep a
-           * tail pad, so the byte past a 3-channel pixel is readable). */
-          uint32_t a0, a1, b0, b1;
-          memcpy(&a0, p, 4), memcpy(&a1, p + C, 4);
-          memcpy(&b0, p + st, 4), memcpy(&b1, p + st + C, 4);
-          const __m128i z = _mm_setzero_si128();
-          __m128i top = _mm_unpacklo_epi8(
-              _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)a0), _mm_cvtsi32_si128((int)a1)), z);
-          __m128i bot = _mm_unpacklo_epi8(
-              _mm_unpacklo_epi8(_mm_cvtsi32_si128((int)b0), _mm_cvtsi32_si128((int)b1)), z);
-          __m128i sum = _mm_add_epi32(_mm_madd_epi16(top, _mm_set1_epi32(w00 | w01 << 16)),
-                                      _mm_madd_epi16(bot, _mm_set1_epi32(w10 | w11 << 16)));
-          sum = _mm_srai_epi32(_mm_add_epi32(sum, _mm_set1_epi32(512)), 10);
-          sum = _mm_packus_epi16(_mm_packs_epi32(sum, z), z);
-          uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
-          memcpy(d, &px, (size_t)C); /* C is 3 or 4 here */
-          continue;
-        }
+  const uint32_t *wt = wtab[(yi & (TAB_SIZE - 1)) * TAB_SIZE + (xi & (TAB_SIZE - 1))];
+  int w00 = (int)(wt[0] & 0xffff), w01 = (int)(wt[0] >> 16);
+  int w10 = (int)(wt[1] & 0xffff), w11 = (int)(wt[1] >> 16);
+  int sx = sat16(xi >> TAB_BITS), sy = sat16(yi >> TAB_BITS);
+  const uint8_t *t00, *t01, *t10, *t11;
+  if ((unsigned)sx < (unsigned)(W - 1) && (unsigned)sy < (unsigned)(H - 1)) {
+    t00 = base + (size_t)sy * st + (size_t)sx * C;
+    t01 = t00 + C, t10 = t00 + st, t11 = t10 + C;
+  } else if (j->border == PJ_BORDER_CONSTANT) {
+    if (sx >= W || sx < -1 || sy >= H || sy < -1) {
+      memcpy(d, j->bval, (size_t)C);
+      return;
+    }
+    bool x0in = sx >= 0, x1in = sx + 1 < W, y0in = sy >= 0, y1in = sy + 1 < H;
+    const uint8_t *r0 = base + (size_t)(y0in ? sy : 0) * st;
+    const uint8_t *r1 = base + (size_t)(y1in ? sy + 1 : 0) * st;
+    t00 = x0in && y0in ? r0 + (size_t)sx * C : j->bval;
+    t01 = x1in && y0in ? r0 + (size_t)(sx + 1) * C : j->bval;
+    t10 = x0in && y1in ? r1 + (size_t)sx * C : j->bval;
+    t11 = x1in && y1in ? r1 + (size_t)(sx + 1) * C : j->bval;
+  } else {
+    int xa = clampi(sx, W - 1), xb = clampi(sx + 1, W - 1);
+    int ya = clampi(sy, H - 1), yb = clampi(sy + 1, H - 1);
+    t00 = base + (size_t)ya * st + (size_t)xa * C;
+    t01 = base + (size_t)ya * st + (size_t)xb * C;
+    t10 = base + (size_t)yb * st + (size_t)xa * C;
+    t11 = base + (size_t)yb * st + (size_t)xb * C;
+  }
+  for (int k = 0; k < C; k++) d[k] = BILERP(t00, t01, t10, t11, k);
+}
+
+/* Fast-path pixels of a block, portable: 4-tap sums per channel. */
+static inline __attribute__((always_inline)) void
+block_linear(const warp_job *j, const block *bk, int n, uint8_t *d, const int C) {
+  const uint8_t *base = j->src->data;
+  const size_t st = (size_t)j->src->stride;
+  for (int i = 0; i < n; i++, d += C) {
+    if (!bk->in[i]) {
+      pixel_general(j, bk->xs[i], bk->ys[i], d);
+      continue;
+    }
+    const uint32_t *wt = wtab[bk->widx[i]];
+    int w00 = (int)(wt[0] & 0xffff), w01 = (int)(wt[0] >> 16);
+    int w10 = (int)(wt[1] & 0xffff), w11 = (int)(wt[1] >> 16);
+    const uint8_t *p = base + bk->off[i];
+    for (int k = 0; k < C; k++) d[k] = BILERP(p, p + C, p + st, p + st + C, k);
+  }
+}
+
+#ifdef HAVE_AVX2_PATH
+/* Fast-path pixels of a block with 3 or 4 channels, on AVX2 machines: one
+ * 8-byte load per source row holds both horizontal taps; a byte shuffle
+ * turns them into int16 pairs (left, right) per channel, and pmaddwd forms
+ * every channel's weighted sum.  Loads may reach 2 bytes past the
+ * right tap, which the buffers' tail pad keeps readable.  Stores write 4
+ * bytes for 3 channels, spilling into the next pixel of the row (written
+ * next); the row's last pixel is stored exactly, as the next row may
+ * belong to another thread. */
+__attribute__((target("avx2"))) static void block_linear_avx2(const warp_job *j,
+                                                              const block *bk, int n,
+                                                              uint8_t *d, int C,
+                                                              bool row_end) {
+  const uint8_t *base = j->src->data;
+  const size_t st = (size_t)j->src->stride;
+  const __m128i shuf3 = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m128i shuf4 = _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1);
+  const __m128i shuf = C == 3 ? shuf3 : shuf4;
+  const __m128i round = _mm_set1_epi32(512);
+  for (int i = 0; i < n; i++, d += C) {
+    if (!bk->in[i]) {
+      pixel_general(j, bk->xs[i], bk->ys[i], d);
+      continue;
+    }
+    const uint8_t *p = base + bk->off[i];
+    const uint32_t *wt = wtab[bk->widx[i]];
+    __m128i top = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)p), shuf);
+    __m128i bot = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(p + st)), shuf);
+    __m128i sum = _mm_add_epi32(_mm_madd_epi16(top, _mm_set1_epi32((int)wt[0])),
+                                _mm_madd_epi16(bot, _mm_set1_epi32((int)wt[1])));
+    sum = _mm_srai_epi32(_mm_add_epi32(sum, round), 10);
+    sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
+    uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
+    if (C == 4 || !(row_end && i == n - 1))
+      memcpy(d, &px, 4);
+    else
+      memcpy(d, &px, 3);
+  }
+}
 #endif
-        for (int k = 0; k < C; k++)
-          d[k] = (uint8_t)((p[k] * w00 + p[k + C] * w01 + p[k + st] * w10 +
-                            p[k + st + C] * w11 + 512) >> 10);
-        continue;
-      }
-      const uint8_t *t00, *t01, *t10, *t11;
-      if (j->border == PJ_BORDER_CONSTANT) {
-        if (sx >= W || sx < -1 || sy >= H || sy < -1) {
-          for (int k = 0; k < C; k++) d[k] = j->bval[k];
-          continue;
-        }
-        bool x0in = sx >= 0, x1in = sx + 1 < W, y0in = sy >= 0, y1in = sy + 1 < H;
-        const uint8_t *r0 = base + (size_t)(y0in ? sy : 0) * st;
-        const uint8_t *r1 = base + (size_t)(y1in ? sy + 1 : 0) * st;
-        t00 = x0in && y0in ? r0 + (size_t)sx * C : j->bval;
-        t01 = x1in && y0in ? r0 + (size_t)(sx + 1) * C : j->bval;
-        t10 = x0in && y1in ? r1 + (size_t)sx * C : j->bval;
-        t11 = x1in && y1in ? r1 + (size_t)(sx + 1) * C : j->bval;
-      } else {
-        int xa = clampi(sx, W - 1), xb = clampi(sx + 1, W - 1);
-        int ya = clampi(sy, H - 1), yb = clampi(sy + 1, H - 1);
-        t00 = base + (size_t)ya * st + (size_t)xa * C;
-        t01 = base + (size_t)ya * st + (size_t)xb * C;
-        t10 = base + (size_t)yb * st + (size_t)xa * C;
-        t11 = base + (size_t)yb * st + (size_t)xb * C;
-      }
-      for (int k = 0; k < C; k++)
-        d[k] = (uint8_t)((t00[k] * w00 + t01[k] * w01 + t10[k] * w10 + t11[k] * w11 + 512) >> 10);
+
+/* One output row of the bilinear warp.  The 15-bit weights
+ * 32 (32 - fy) (32 - fx) ... all share the factor 32, so sums are formed
+ * with (32 - fy) (32 - fx) ... and rounded with (S + 512) >> 10: the same
+ * value as OpenCV's (S' + 16384) >> 15, in int16-sized weights. */
+static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
+  const pj_image *s = j->src;
+  const int C = s->channels;
+  const int32_t W1 = s->width - 1, H1 = s->height - 1;
+  /* Fast-path bounds: within int16 (OpenCV saturates coordinates there) and
+   * byte offsets within int32; anything else takes the general path. */
+  const bool small = (int64_t)s->height * s->stride < INT32_MAX;
+  const int32_t geo[4] = {small ? (W1 < 32767 ? W1 : 32767) : 0,
+                          small ? (H1 < 32767 ? H1 : 32767) : 0, s->stride, C};
+  const bool avx2 = use_avx2() && C >= 3;
+  block bk;
+  for (int32_t x0 = 0; x0 < w; x0 += BLOCK, d += (size_t)BLOCK * C) {
+    int n = w - x0 < BLOCK ? w - x0 : BLOCK;
+    coords_best(j->inv, TAB_SIZE, y, x0, n, bk.xs, bk.ys, geo, &bk);
+#ifdef HAVE_AVX2_PATH
+    if (avx2) {
+      block_linear_avx2(j, &bk, n, d, C, x0 + n == w);
+      continue;
+    }
+#endif
+    (void)avx2;
+    switch (C) {
+    case 1: block_linear(j, &bk, n, d, 1); break;
+    case 2: block_linear(j, &bk, n, d, 2); break;
+    case 3: block_linear(j, &bk, n, d, 3); break;
+    default: block_linear(j, &bk, n, d, 4); break;
     }
   }
 }
@@ -267,7 +435,7 @@ static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
   int32_t xs[BLOCK], ys[BLOCK];
   for (int32_t x0 = 0; x0 < w; x0 += BLOCK) {
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
-    coords(j->inv, 1, y, x0, n, xs, ys);
+    coords_best(j->inv, 1, y, x0, n, xs, ys, NULL, NULL);
     for (int i = 0; i < n; i++, d += C) {
       int sx = sat16(xs[i]), sy = sat16(ys[i]);
       const uint8_t *p;
@@ -282,7 +450,10 @@ static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
   }
 }
 
-/* Fills rows [y0, y1) of dst by sampling j->src. */
+static pthread_once_t wtab_once = PTHREAD_ONCE_INIT;
+
+/* Fills rows [y0, y1) of dst by sampling j->src.  Callers have run
+ * pthread_once(&wtab_once, wtab_init). */
 static void warp_rows(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1) {
   for (int32_t y = y0; y < y1; y++) {
     uint8_t *d = dst->data + (size_t)y * dst->stride;
@@ -290,12 +461,7 @@ static void warp_rows(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1) 
       row_nearest(j, d, y, dst->width);
       continue;
     }
-    switch (j->src->channels) {
-    case 1: row_linear(j, d, y, dst->width, 1); break;
-    case 2: row_linear(j, d, y, dst->width, 2); break;
-    case 3: row_linear(j, d, y, dst->width, 3); break;
-    default: row_linear(j, d, y, dst->width, 4); break;
-    }
+    row_linear(j, d, y, dst->width);
   }
 }
 
@@ -329,6 +495,7 @@ pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
     pj_fail_prefix("warp_perspective");
     return NULL;
   }
+  pthread_once(&wtab_once, wtab_init);
   warp_job j;
   job_init(&j, src, &o);
   if (!invert3(m, j.inv))
@@ -438,6 +605,7 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
   if (o.max_total_pixels <= 0) o.max_total_pixels = PJ_DEFAULT_MAX_PIXELS;
   if (n == 0) return PJ_OK;
 
+  pthread_once(&wtab_once, wtab_init);
   crop_plan *plan = malloc(sizeof *plan * (size_t)n);
   if (!plan) return pj_fail(PJ_ENOMEM, "crop_quads: out of memory for %d quads", n);
   const int T = pj_threads_get();
