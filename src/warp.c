@@ -152,25 +152,39 @@ static inline int sat16(int v) { return v < -32768 ? -32768 : v > 32767 ? 32767 
 
 static inline int clampi(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
-/* Source coordinates of output pixels x0 .. x0+n-1 of row y, in 1/32
- * pixel steps: xs[i] = round(X * 32 / W), clamped to int, NaN -> INT_MIN.
- * Each value is computed exactly as the scalar form
- * ((m0*x + m1*y) + m2) * (32 / ((m6*x + m7*y) + m8)), two lanes at a time. */
-static void coords(const double *m, double scale, int32_t y, int32_t x0, int n,
-                   int32_t *xs, int32_t *ys) {
+/* OpenCV evaluates the source position of output pixel x in blocks of
+ * `bw` columns: X0 = M0*xb + M1*y + M2 at the block origin xb, then
+ * X = X0 + M0*(x - xb) (likewise Y and W).  The association changes the
+ * last bit of X, which decides exact half-way roundings (frequent for
+ * axis-aligned boxes), so pixjit uses the same blocks.  bw follows
+ * warpPerspective: rows in blocks of min(16, h), columns in blocks of
+ * min(1024 / that, w). */
+static int32_t opencv_block_width(int32_t w, int32_t h) {
+  int32_t bh = h < 16 ? h : 16;
+  int32_t bw = 1024 / bh;
+  return bw < w ? bw : w;
+}
+
+/* Source coordinates of output pixels xb + x1 .. xb + x1 + n - 1 of row y
+ * (all in the block starting at column xb), in units of 1/scale pixel:
+ * xs[i] = round(X * scale / W), clamped to int, NaN -> INT_MIN. */
+static void coords(const double *m, double scale, int32_t y, int32_t xb, int32_t x1,
+                   int n, int32_t *xs, int32_t *ys) {
+  const double X0 = m[0] * xb + m[1] * y + m[2];
+  const double Y0 = m[3] * xb + m[4] * y + m[5];
+  const double W0 = m[6] * xb + m[7] * y + m[8];
   int i = 0;
 #ifdef __SSE2__
   const __m128d m0 = _mm_set1_pd(m[0]), m3 = _mm_set1_pd(m[3]), m6 = _mm_set1_pd(m[6]);
-  const __m128d a = _mm_set1_pd(m[1] * y), b = _mm_set1_pd(m[4] * y), c = _mm_set1_pd(m[7] * y);
-  const __m128d m2 = _mm_set1_pd(m[2]), m5 = _mm_set1_pd(m[5]), m8 = _mm_set1_pd(m[8]);
+  const __m128d x0v = _mm_set1_pd(X0), y0v = _mm_set1_pd(Y0), w0v = _mm_set1_pd(W0);
   const __m128d tab = _mm_set1_pd(scale), zero = _mm_setzero_pd(), two = _mm_set1_pd(2);
   const __m128d hi = _mm_set1_pd(INT_MAX), lo = _mm_set1_pd(INT_MIN);
-  __m128d xv = _mm_set_pd(x0 + 1, x0);
+  __m128d xv = _mm_set_pd(x1 + 1, x1);
   for (; i + 2 <= n; i += 2, xv = _mm_add_pd(xv, two)) {
-    __m128d X = _mm_add_pd(_mm_add_pd(_mm_mul_pd(m0, xv), a), m2);
-    __m128d Y = _mm_add_pd(_mm_add_pd(_mm_mul_pd(m3, xv), b), m5);
-    __m128d W = _mm_add_pd(_mm_add_pd(_mm_mul_pd(m6, xv), c), m8);
-    /* W != 0 ? 32 / W : 0 (the masked-off lane's division is discarded). */
+    __m128d X = _mm_add_pd(x0v, _mm_mul_pd(m0, xv));
+    __m128d Y = _mm_add_pd(y0v, _mm_mul_pd(m3, xv));
+    __m128d W = _mm_add_pd(w0v, _mm_mul_pd(m6, xv));
+    /* W != 0 ? scale / W : 0 (the masked-off lane's division is discarded). */
     W = _mm_and_pd(_mm_div_pd(tab, W), _mm_cmpneq_pd(W, zero));
     /* min/max with the constant first return the NaN operand, and the
      * conversion turns NaN into INT_MIN. */
@@ -181,10 +195,8 @@ static void coords(const double *m, double scale, int32_t y, int32_t x0, int n,
   }
 #endif
   for (; i < n; i++) {
-    int32_t x = x0 + i;
-    double X = m[0] * x + m[1] * y + m[2];
-    double Y = m[3] * x + m[4] * y + m[5];
-    double W = m[6] * x + m[7] * y + m[8];
+    double xx = x1 + i;
+    double X = X0 + m[0] * xx, Y = Y0 + m[3] * xx, W = W0 + m[6] * xx;
     W = W != 0 ? scale / W : 0;
     xs[i] = round_sat(X * W);
     ys[i] = round_sat(Y * W);
@@ -195,21 +207,21 @@ static void coords(const double *m, double scale, int32_t y, int32_t x0, int n,
 #include <immintrin.h>
 /* The same computation four lanes at a time, for CPUs with AVX2. */
 __attribute__((target("avx2"))) static void coords_avx2(const double *m, double scale,
-                                                        int32_t y, int32_t x0, int n,
-                                                        int32_t *xs, int32_t *ys,
+                                                        int32_t y, int32_t xb, int32_t x1,
+                                                        int n, int32_t *xs, int32_t *ys,
                                                         const int32_t *geo, block *bk) {
   const __m256d m0 = _mm256_set1_pd(m[0]), m3 = _mm256_set1_pd(m[3]), m6 = _mm256_set1_pd(m[6]);
-  const __m256d a = _mm256_set1_pd(m[1] * y), b = _mm256_set1_pd(m[4] * y),
-                c = _mm256_set1_pd(m[7] * y);
-  const __m256d m2 = _mm256_set1_pd(m[2]), m5 = _mm256_set1_pd(m[5]), m8 = _mm256_set1_pd(m[8]);
+  const __m256d x0v = _mm256_set1_pd(m[0] * xb + m[1] * y + m[2]);
+  const __m256d y0v = _mm256_set1_pd(m[3] * xb + m[4] * y + m[5]);
+  const __m256d w0v = _mm256_set1_pd(m[6] * xb + m[7] * y + m[8]);
   const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
   const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
-  __m256d xv = _mm256_set_pd(x0 + 3, x0 + 2, x0 + 1, x0);
+  __m256d xv = _mm256_set_pd(x1 + 3, x1 + 2, x1 + 1, x1);
   int i = 0;
   for (; i + 4 <= n; i += 4, xv = _mm256_add_pd(xv, four)) {
-    __m256d X = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m0, xv), a), m2);
-    __m256d Y = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m3, xv), b), m5);
-    __m256d W = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(m6, xv), c), m8);
+    __m256d X = _mm256_add_pd(x0v, _mm256_mul_pd(m0, xv));
+    __m256d Y = _mm256_add_pd(y0v, _mm256_mul_pd(m3, xv));
+    __m256d W = _mm256_add_pd(w0v, _mm256_mul_pd(m6, xv));
     W = _mm256_and_pd(_mm256_div_pd(tab, W), _mm256_cmp_pd(W, zero, _CMP_NEQ_UQ));
     X = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(X, W)));
     Y = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(Y, W)));
@@ -235,7 +247,7 @@ __attribute__((target("avx2"))) static void coords_avx2(const double *m, double 
     }
   }
   if (i < n) {
-    coords(m, scale, y, x0 + i, n - i, xs + i, ys + i);
+    coords(m, scale, y, xb, x1 + i, n - i, xs + i, ys + i);
     if (bk)
       for (; i < n; i++) {
         int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
@@ -260,16 +272,16 @@ static bool use_avx2(void) {
 
 /* coords() on the widest vector unit available; with bk, also the
  * block's fast-path fields (see struct block). */
-static inline void coords_best(const double *m, double scale, int32_t y, int32_t x0,
-                               int n, int32_t *xs, int32_t *ys, const int32_t *geo,
-                               block *bk) {
+static inline void coords_best(const double *m, double scale, int32_t y, int32_t xb,
+                               int32_t x1, int n, int32_t *xs, int32_t *ys,
+                               const int32_t *geo, block *bk) {
 #ifdef HAVE_AVX2_PATH
   if (use_avx2()) {
-    coords_avx2(m, scale, y, x0, n, xs, ys, geo, bk);
+    coords_avx2(m, scale, y, xb, x1, n, xs, ys, geo, bk);
     return;
   }
 #endif
-  coords(m, scale, y, x0, n, xs, ys);
+  coords(m, scale, y, xb, x1, n, xs, ys);
   if (bk)
     for (int i = 0; i < n; i++) {
       int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
@@ -399,7 +411,7 @@ __attribute__((target("avx2"))) static void block_linear_avx2(const warp_job *j,
  * 32 (32 - fy) (32 - fx) ... all share the factor 32, so sums are formed
  * with (32 - fy) (32 - fx) ... and rounded with (S + 512) >> 10: the same
  * value as OpenCV's (S' + 16384) >> 15, in int16-sized weights. */
-static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
+static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w, int32_t bw) {
   const pj_image *s = j->src;
   const int C = s->channels;
   const int32_t W1 = s->width - 1, H1 = s->height - 1;
@@ -410,12 +422,17 @@ static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
                           small ? (H1 < 32767 ? H1 : 32767) : 0, s->stride, C};
   const bool avx2 = use_avx2() && C >= 3;
   block bk;
-  for (int32_t x0 = 0; x0 < w; x0 += BLOCK, d += (size_t)BLOCK * C) {
+  for (int32_t x0 = 0; x0 < w;) {
+    /* A chunk never straddles one of OpenCV's column blocks. */
+    int32_t xb = x0 / bw * bw;
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
-    coords_best(j->inv, TAB_SIZE, y, x0, n, bk.xs, bk.ys, geo, &bk);
+    if (x0 + n > xb + bw) n = xb + bw - x0;
+    coords_best(j->inv, TAB_SIZE, y, xb, x0 - xb, n, bk.xs, bk.ys, geo, &bk);
 #ifdef HAVE_AVX2_PATH
     if (avx2) {
       block_linear_avx2(j, &bk, n, d, C, x0 + n == w);
+      x0 += n;
+      d += (size_t)n * C;
       continue;
     }
 #endif
@@ -426,16 +443,21 @@ static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
     case 3: block_linear(j, &bk, n, d, 3); break;
     default: block_linear(j, &bk, n, d, 4); break;
     }
+    x0 += n;
+    d += (size_t)n * C;
   }
 }
 
-static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
+static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w, int32_t bw) {
   const pj_image *s = j->src;
   const int C = s->channels, W = s->width, H = s->height;
   int32_t xs[BLOCK], ys[BLOCK];
-  for (int32_t x0 = 0; x0 < w; x0 += BLOCK) {
+  for (int32_t x0 = 0; x0 < w;) {
+    int32_t xb = x0 / bw * bw;
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
-    coords_best(j->inv, 1, y, x0, n, xs, ys, NULL, NULL);
+    if (x0 + n > xb + bw) n = xb + bw - x0;
+    coords_best(j->inv, 1, y, xb, x0 - xb, n, xs, ys, NULL, NULL);
+    x0 += n;
     for (int i = 0; i < n; i++, d += C) {
       int sx = sat16(xs[i]), sy = sat16(ys[i]);
       const uint8_t *p;
@@ -452,16 +474,18 @@ static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w) {
 
 static pthread_once_t wtab_once = PTHREAD_ONCE_INIT;
 
-/* Fills rows [y0, y1) of dst by sampling j->src.  Callers have run
+/* Fills rows [y0, y1) of dst by sampling j->src; dst is the whole warp
+ * output (its size decides OpenCV's blocks).  Callers have run
  * pthread_once(&wtab_once, wtab_init). */
 static void warp_rows(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1) {
+  const int32_t bw = opencv_block_width(dst->width, dst->height);
   for (int32_t y = y0; y < y1; y++) {
     uint8_t *d = dst->data + (size_t)y * dst->stride;
     if (j->interp == PJ_INTER_NEAREST) {
-      row_nearest(j, d, y, dst->width);
+      row_nearest(j, d, y, dst->width, bw);
       continue;
     }
-    row_linear(j, d, y, dst->width);
+    row_linear(j, d, y, dst->width, bw);
   }
 }
 
