@@ -61,7 +61,7 @@ test: all
 # AddressSanitizer + UBSan + LeakSanitizer over the whole suite, then
 # valgrind memcheck over the C tests.
 check: asan valgrind
-asan:
+asan: all
 	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 valgrind: all
 	@BUILD=$(BUILD) tests/valgrind.sh

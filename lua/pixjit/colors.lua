@@ -23,11 +23,12 @@ local function region_of(f, img, r)
   return x, y, w, h
 end
 
--- img:main_colors(n [, opts]) -> { {r=, g=, b=, count=}, ... }, summary
+-- img:main_colors(n [, opts]) -> { {r=, g=, b=, count=}, ... }
 -- The N most frequent colours among pixels with alpha >= opts.min_alpha
 -- (default 1; every pixel when there is no alpha), count descending, ties
 -- by packed 0xRRGGBB ascending.  The list also carries .counted (pixels
--- counted) and .distinct (distinct colours); summary holds the same two.
+-- counted) and .distinct (distinct colours).  It is the only result, so
+-- pj.palette(img:main_colors(6)) works.
 -- opts: min_alpha (0-255), bits (1-8: quantise channels before counting,
 -- each entry then reports its members' mean colour), region {x, y, w, h},
 -- mask (1-channel image of the image's size; nonzero pixels count).
@@ -66,7 +67,7 @@ local function main_colors(img, n, opts)
     list[i + 1] = { r = bit.rshift(rgb, 16), g = bit.band(bit.rshift(rgb, 8), 255),
                     b = bit.band(rgb, 255), count = tonumber(out[i].count) }
   end
-  return list, { counted = list.counted, distinct = list.distinct }
+  return list
 end
 
 -- A colour given as {r=, g=, b=}, {r, g, b}, 0xRRGGBB or "#rrggbb" -> packed.

@@ -94,6 +94,29 @@ function pj.now()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
+ffi.cdef [[
+int mkdir(const char *path, unsigned int mode);
+char *strerror(int errnum);
+]]
+
+-- pj.mkdir(path): creates a directory and its parents (like mkdir -p).
+function pj.mkdir(path)
+  local f = "pixjit.mkdir"
+  core.str(f, "path", path)
+  local sofar = path:sub(1, 1) == "/" and "/" or ""
+  for part in path:gmatch("[^/]+") do
+    sofar = sofar .. part
+    if ffi.C.mkdir(sofar, 493) ~= 0 then -- 0755
+      local e = ffi.errno()
+      if e ~= 17 then -- EEXIST
+        error(f .. ": " .. sofar .. ": " .. ffi.string(ffi.C.strerror(e)), 2)
+      end
+    end
+    sofar = sofar .. "/"
+  end
+  return path
+end
+
 -- Bytes of pixel memory held by all live images.
 function pj.memory()
   return tonumber(C.pj_mem_live())

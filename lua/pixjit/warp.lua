@@ -11,11 +11,12 @@ local M = {}
 local float8 = ffi.typeof("float[8]")
 local float_arr = ffi.typeof("float[?]")
 
--- Four points as {{x, y}, ...} or 8 numbers -> float[8]; nil, reason if
--- malformed.
-local function points(v)
+-- Four points as {{x, y}, ...} or 8 numbers, written to out[0..7] (a new
+-- float[8] when out is nil); returns out, or nil and the reason the value
+-- is malformed.
+local function points(v, out)
   if type(v) ~= "table" then return nil, "must be a table of 4 points, got " .. core.describe(v) end
-  local out = float8()
+  out = out or float8()
   if type(v[1]) == "table" then
     if #v ~= 4 then return nil, "must have 4 points, got " .. #v end
     for i = 1, 4 do
@@ -122,12 +123,11 @@ local function quad_array(f, quads, n)
   n = #quads
   local arr, bad = float_arr(math.max(8 * n, 8)), {}
   for i = 1, n do
-    local q, err = points(quads[i])
-    if q then
-      ffi.copy(arr + 8 * (i - 1), q, 32)
-    else
+    local dst = arr + 8 * (i - 1)
+    local q, err = points(quads[i], dst)
+    if not q then
       bad[i] = err
-      for k = 0, 7 do arr[8 * (i - 1) + k] = 0 / 0 end
+      for k = 0, 7 do dst[k] = 0 / 0 end
     end
   end
   return arr, n, bad

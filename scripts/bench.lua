@@ -1,0 +1,146 @@
+-- `make bench`: pixjit against the Python/NumPy/OpenCV code users migrate
+-- from, measured in the same run on the same files, medians of repeated
+-- runs, ratios printed.  References that cannot run here (no python3-opencv,
+-- no libopencv-dev) are reported as skipped.
+-- usage: bin/pixjit scripts/bench.lua [data_dir]
+local ffi = require "ffi"
+local pj = require "pixjit"
+
+local data = arg[1] or os.getenv("PIXJIT_DATA") or "../shared/data"
+local REPS = tonumber(os.getenv("BENCH_REPS") or 21)
+
+ffi.cdef [[
+typedef struct pj_rusage { long t[4]; long maxrss; long rest[13]; } pj_rusage;
+int getrusage(int who, pj_rusage *usage);
+]]
+local function peak_rss_mb()
+  local ru = ffi.new("pj_rusage")
+  ffi.C.getrusage(0, ru)
+  return tonumber(ru.maxrss) / 1024
+end
+
+-- Output of a shell command, or nil when it printed nothing.
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local out = p:read("*a")
+  p:close()
+  return out ~= "" and out or nil
+end
+
+local function median(fn, reps)
+  reps = reps or REPS
+  fn()
+  local t = {}
+  for i = 1, reps do
+    local t0 = pj.now()
+    fn()
+    t[i] = pj.now() - t0
+  end
+  table.sort(t)
+  return t[math.floor((reps + 1) / 2)] * 1000
+end
+
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+local have_cv2 = sh("/usr/bin/python3 -c 'import cv2, numpy; print(1)'") ~= nil
+print(string.format("pixjit %s bench on %d CPUs (threads default %d); medians of %d runs",
+                    pj.version, tonumber(sh("nproc") or "0") or 0, pj.threads(), REPS))
+if not have_cv2 then print("note: python3-opencv/numpy not available: reference columns skipped") end
+if not exists(data .. "/logo_rgba.png") then
+  print("note: " .. data .. " is absent: only the pixel-loop benchmark runs")
+end
+
+-- 1. Pixel loop in Lua vs C.
+print()
+io.stdout:flush()
+os.execute(arg[-1] .. " scripts/bench_pixel_loop.lua")
+
+-- 2. Main colours.
+local logo = data .. "/logo_rgba.png"
+if exists(logo) then
+  print("\nmain colours, " .. logo .. " (N = 6)")
+  local img = pj.load(logo)
+  local results = {}
+  for _, t in ipairs { 1, 2 } do
+    pj.threads(t)
+    results[t] = median(function() img:main_colors(6) end)
+  end
+  pj.threads(0)
+  local full = median(function()
+    local im = pj.load(logo)
+    pj.palette(im:main_colors(6))
+  end)
+  local ref
+  if have_cv2 then
+    local out = sh(string.format("/usr/bin/python3 scripts/bench/colors_ref.py %s 6 %d", logo, math.max(7, math.floor(REPS / 2))))
+    ref = out and require("cjson").decode(out)
+  end
+  print(string.format("  pixjit count, decoded image: %.2f ms (1 thread), %.2f ms (2 threads)", results[1], results[2]))
+  print(string.format("  pixjit load + count + palette: %.2f ms", full))
+  if ref then
+    local best = math.min(ref.count.naive, ref.count.fast, ref.count.faster)
+    local best_full = math.min(ref.full.naive, ref.full.fast, ref.full.faster)
+    print(string.format("  NumPy count: naive %.2f, fast %.2f, faster %.2f ms", ref.count.naive, ref.count.fast, ref.count.faster))
+    print(string.format("  NumPy imread + count + palette: naive %.2f, fast %.2f, faster %.2f ms",
+                        ref.full.naive, ref.full.fast, ref.full.faster))
+    print(string.format("  ratio count vs fastest NumPy: %.1fx at 1 thread, %.1fx at 2 threads (target >= 25x)",
+                        best / results[1], best / results[2]))
+    print(string.format("  ratio load+count+palette vs fastest NumPy: %.2fx (target >= 3x)", best_full / full))
+    print(string.format("  peak RSS: pixjit process %.0f MB, NumPy process %.0f MB", peak_rss_mb(), ref.peak_rss_mb))
+  end
+end
+
+-- 3. Perspective crop of the 1,491 word quads.
+local page, qpath = data .. "/page_warped.png", data .. "/page_warped.quads.json"
+if exists(page) then
+  print("\nperspective crop, " .. page .. " with its quads")
+  local img = pj.load(page)
+  local quads = pj.read_quads(qpath)
+  local freed, gc = {}, {}
+  for _, t in ipairs { 1, 2 } do
+    pj.threads(t)
+    -- Crops used and dropped each round, as a pipeline does (their memory
+    -- is reused, like the C++ loop's output Mats) ...
+    freed[t] = median(function()
+      local crops = img:crop_quads(quads)
+      for _, c in ipairs(crops) do if c then c:free() end end
+    end)
+    -- ... and left to the garbage collector.
+    gc[t] = median(function() img:crop_quads(quads) end)
+  end
+  pj.threads(0)
+  local cpp, py = {}, {}
+  local qtxt = os.tmpname()
+  local f = io.open(qtxt, "w")
+  for _, q in ipairs(quads) do
+    f:write(string.format("%s %s %s %s %s %s %s %s\n", q[1][1], q[1][2], q[2][1], q[2][2], q[3][1], q[3][2], q[4][1], q[4][2]))
+  end
+  f:close()
+  local bin = "build/bench/crop_ref"
+  if sh("pkg-config --exists opencv4 && echo y") then
+    os.execute("mkdir -p build/bench")
+    sh("g++ -O2 -fopenmp -std=c++17 scripts/bench/crop_ref.cpp -o " .. bin .. " $(pkg-config --cflags --libs opencv4)")
+  end
+  for _, t in ipairs { 1, 2 } do
+    if exists(bin) then cpp[t] = tonumber(sh(string.format("%s %s %s %d %d", bin, page, qtxt, t, REPS))) end
+  end
+  if have_cv2 then py[1] = tonumber(sh(string.format("/usr/bin/python3 scripts/bench/crop_ref.py %s %s %d", page, qpath, math.max(5, math.floor(REPS / 3))))) end
+  os.remove(qtxt)
+  for _, t in ipairs { 1, 2 } do
+    local line = string.format("  %d thread%s: pixjit %.2f ms (crops freed), %.2f ms (left to GC)", t, t > 1 and "s" or " ", freed[t], gc[t])
+    if cpp[t] then line = line .. string.format("; C++ OpenMP loop %.2f ms -> %.2fx", cpp[t], cpp[t] / freed[t]) end
+    print(line)
+  end
+  if not cpp[1] then print("  C++ OpenMP loop: skipped (libopencv-dev not available)") end
+  if py[1] then
+    print(string.format("  Python loop (cv2, 1 thread) %.2f ms -> pixjit %.1fx faster at 1 thread, %.1fx at 2 (target >= 10x)",
+                        py[1], py[1] / freed[1], py[1] / freed[2]))
+  else
+    print("  Python loop: skipped (python3-opencv not available)")
+  end
+  print("  targets: >= 1.5x the C++ loop at 1 and 2 threads")
+end
