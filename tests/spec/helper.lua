@@ -14,6 +14,15 @@ os.execute("mkdir -p " .. M.tmp)
 
 M.pixjit = os.getenv("PIXJIT") or "bin/pixjit"
 
+-- Writes text to a file in the scratch directory; returns its path.
+function M.write(name, text)
+  local path = M.tmp .. "/" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+  return path
+end
+
 -- Runs a shell command; returns its output and exit code.
 function M.sh(cmd)
   local p = io.popen(cmd .. " 2>&1; echo \"::rc=$?\"")

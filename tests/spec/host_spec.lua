@@ -3,23 +3,11 @@ local H = require "spec.helper"
 
 local function run(args, stdin)
   local cmd = H.pixjit .. " " .. args
-  if stdin then
-    local path = H.tmp .. "/stdin.lua"
-    local f = io.open(path, "w")
-    f:write(stdin)
-    f:close()
-    cmd = cmd .. " < " .. path
-  end
+  if stdin then cmd = cmd .. " < " .. H.write("stdin.lua", stdin) end
   return H.sh(cmd)
 end
 
-local function script(name, text)
-  local path = H.tmp .. "/" .. name
-  local f = io.open(path, "w")
-  f:write(text)
-  f:close()
-  return path
-end
+local script = H.write
 
 describe("bin/pixjit", function()
   it("runs a script with arg and ... as luajit does", function()

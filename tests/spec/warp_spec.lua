@@ -207,13 +207,7 @@ describe("pj.perspective and img:warp_perspective", function()
 end)
 
 describe("pj.read_quads", function()
-  local function write(name, text)
-    local path = H.tmp .. "/" .. name
-    local f = io.open(path, "w")
-    f:write(text)
-    f:close()
-    return path
-  end
+  local write = H.write
 
   it("reads the quad JSON format", function()
     local q = pj.read_quads(write("q.json", "[[[1,2],[3,4],[5,6],[7,8.5]]]"))
