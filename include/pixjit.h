@@ -133,6 +133,36 @@ typedef struct pj_crop_opts {
   int32_t max_quads;        /* quads per call; default 1,000,000 */
 } pj_crop_opts;
 
+/* What decided the thread count (pj_cpu_info.source). */
+enum {
+  PJ_THREADS_AFFINITY = 0,  /* CPUs in the process's affinity mask */
+  PJ_THREADS_CGROUP = 1,    /* the cgroup CPU quota, rounded up */
+  PJ_THREADS_OMP_ENV = 2,   /* OMP_NUM_THREADS */
+  PJ_THREADS_PIXJIT_ENV = 3,/* PIXJIT_THREADS */
+  PJ_THREADS_SET = 4        /* pj_threads_set (--threads, pj.threads) */
+};
+
+/* The CPUs the process may use and the thread count chosen. */
+typedef struct pj_cpu_info {
+  int32_t online;           /* CPUs online in the machine */
+  int32_t affinity;         /* CPUs in the affinity mask */
+  double quota;             /* cgroup CPU quota in CPUs; 0: none */
+  int32_t threads;          /* what pj_threads_get() returns */
+  int32_t source;           /* PJ_THREADS_* */
+} pj_cpu_info;
+
+/* Kernels whose calls, time and pixels the core counts (pj_stats_get). */
+enum {
+  PJ_KERNEL_DECODE = 0, PJ_KERNEL_ENCODE, PJ_KERNEL_CONVERT, PJ_KERNEL_MAIN_COLORS,
+  PJ_KERNEL_PALETTE, PJ_KERNEL_WARP, PJ_KERNEL_CROP, PJ_KERNEL_COUNT
+};
+
+typedef struct pj_kernel_stats {
+  int64_t calls;
+  int64_t ns;               /* wall time inside the kernel */
+  int64_t pixels;           /* pixels processed (decoded, counted, written) */
+} pj_kernel_stats;
+
 /* ---- Errors and library state ------------------------------------------ */
 
 /* Version string "x.y.z"; static. */
@@ -150,6 +180,17 @@ int64_t pj_mem_live(void);
  * (CPUs in the affinity mask, capped by the cgroup CPU quota). */
 int pj_threads_get(void);
 void pj_threads_set(int n);
+/* Fills *info, re-reading the affinity mask and cgroup quota.  The cgroup
+ * tree is read under PIXJIT_CGROUP_ROOT when set (default /sys/fs/cgroup). */
+void pj_cpu_info_get(pj_cpu_info *info);
+/* Versions of the libraries linked in: "libpng", "libjpeg-turbo", "openmp"
+ * (the OpenMP spec date); static strings, "" for an unknown name. */
+const char *pj_lib_version(const char *name);
+/* Counters of kernel `k` (PJ_KERNEL_*) since start or the last reset;
+ * updated with atomics, so they cost a few nanoseconds a call. */
+int pj_stats_get(int k, pj_kernel_stats *out);
+const char *pj_kernel_name(int k);
+void pj_stats_reset(void);
 
 /* ---- Images ------------------------------------------------------------ */
 

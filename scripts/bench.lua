@@ -27,17 +27,10 @@ local function sh(cmd)
   return out ~= "" and out or nil
 end
 
-local function median(fn, reps)
-  reps = reps or REPS
+-- Median milliseconds of REPS single calls (after one warm-up call).
+local function median(fn)
   fn()
-  local t = {}
-  for i = 1, reps do
-    local t0 = pj.now()
-    fn()
-    t[i] = pj.now() - t0
-  end
-  table.sort(t)
-  return t[math.floor((reps + 1) / 2)] * 1000
+  return pj.timeit(fn, { number = 1, ["repeat"] = REPS, quiet = true }).median * 1000
 end
 
 local function exists(path)

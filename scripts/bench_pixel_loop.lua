@@ -12,14 +12,8 @@ for i = 0, w * h * 3 - 1 do p[i] = (i * 7 + bit.rshift(i, 9)) % 256 end
 local dst = pj.new(w, h, 1)
 
 local function median(fn)
-  local t = {}
-  for i = 1, reps do
-    local t0 = pj.now()
-    fn()
-    t[i] = pj.now() - t0
-  end
-  table.sort(t)
-  return t[math.floor((reps + 1) / 2)]
+  fn()
+  return pj.timeit(fn, { number = 1, ["repeat"] = reps, quiet = true }).median
 end
 
 pj.threads(1)

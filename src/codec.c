@@ -52,8 +52,11 @@ pj_image *pj_decode(const void *data, size_t size, const char *name,
                     const pj_decode_opts *opts) {
   name = pj_name(name);
   if (!data) return pj_fail_null(PJ_EARG, "%s: NULL data", name);
+  int64_t t0 = pj_clock_ns();
   pj_source src = {.data = data, .size = size, .name = name};
-  return decode(&src, data, size, opts);
+  pj_image *img = decode(&src, data, size, opts);
+  pj_stats_add(PJ_KERNEL_DECODE, t0, pj_pixels_of(img));
+  return img;
 }
 
 pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
@@ -67,9 +70,11 @@ pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
     return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
   }
   rewind(fp);
+  int64_t t0 = pj_clock_ns();
   pj_source src = {.fp = fp, .name = path};
   pj_image *img = decode(&src, head, n, opts);
   fclose(fp);
+  pj_stats_add(PJ_KERNEL_DECODE, t0, pj_pixels_of(img));
   return img;
 }
 
@@ -102,8 +107,19 @@ void pj_encode_opts_default(pj_encode_opts *opts) {
 
 void pj_free(void *p) { free(p); }
 
+static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
+                  size_t *size);
+
 int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
               size_t *size) {
+  int64_t t0 = pj_clock_ns();
+  int rc = encode(img, opts, out, size);
+  pj_stats_add(PJ_KERNEL_ENCODE, t0, rc ? 0 : pj_pixels_of(img));
+  return rc;
+}
+
+static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
+                  size_t *size) {
   if (!img || !img->data) return pj_fail(PJ_EARG, "encode of a freed or NULL image");
   if (!out || !size) return pj_fail(PJ_EARG, "encode: NULL output");
   pj_encode_opts o;

@@ -194,8 +194,19 @@ static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
   h->distinct += distinct;
 }
 
+static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                       pj_color_count *out, pj_colors_summary *summary);
+
 int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
                    pj_color_count *out, pj_colors_summary *summary) {
+  int64_t t0 = pj_clock_ns();
+  int rc = main_colors(img, n, opts, out, summary);
+  pj_stats_add(PJ_KERNEL_MAIN_COLORS, t0, rc ? 0 : pj_pixels_of(img));
+  return rc;
+}
+
+static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                       pj_color_count *out, pj_colors_summary *summary) {
   pj_colors_opts o;
   pj_colors_opts_default(&o);
   if (opts) o = *opts;
@@ -420,6 +431,7 @@ pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
   if ((int64_t)stripe_height * n > INT32_MAX)
     return pj_fail_null(PJ_ELIMIT, "palette: %d stripes of %d rows is too tall", n,
                         stripe_height);
+  int64_t t0 = pj_clock_ns();
   pj_image *img = pj_image_new(width, stripe_height * n, 3, 0);
   if (!img) return NULL;
   for (int32_t i = 0; i < n; i++) {
@@ -432,5 +444,6 @@ pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
     pj_image_fill(stripe, px);
     pj_image_release(stripe);
   }
+  pj_stats_add(PJ_KERNEL_PALETTE, t0, pj_pixels_of(img));
   return img;
 }

@@ -10,7 +10,16 @@ static inline uint8_t gray_of(unsigned r, unsigned g, unsigned b) {
   return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + (1u << 13)) >> 14);
 }
 
+static pj_image *convert(const pj_image *img, int32_t channels);
+
 pj_image *pj_image_convert(const pj_image *img, int32_t channels) {
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = convert(img, channels);
+  pj_stats_add(PJ_KERNEL_CONVERT, t0, pj_pixels_of(out));
+  return out;
+}
+
+static pj_image *convert(const pj_image *img, int32_t channels) {
   if (!img || !img->data) return pj_fail_null(PJ_EARG, "convert of a freed or NULL image");
   if (channels < 1 || channels > 4)
     return pj_fail_null(PJ_EARG, "channels must be 1 to 4, got %d", channels);

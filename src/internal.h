@@ -39,6 +39,16 @@ pj_image *pj_image_alloc_bytes(size_t bytes);
 pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
                          int32_t h, int32_t c);
 
+/* Monotonic clock in nanoseconds, and the kernel counters behind
+ * pj_stats_get: one call of kernel k that started at t0 and touched px
+ * pixels. */
+int64_t pj_clock_ns(void);
+void pj_stats_add(int k, int64_t t0, int64_t px);
+
+static inline int64_t pj_pixels_of(const pj_image *img) {
+  return img ? (int64_t)img->width * img->height : 0;
+}
+
 /* Name used in messages for in-memory data. */
 static inline const char *pj_name(const char *name) {
   return name && *name ? name : "<memory>";

@@ -1,9 +1,11 @@
 /*
- * threads.c - how many threads kernels use.
+ * threads.c - how many threads kernels use, and why.
  *
  * The automatic choice respects containers: a CPU-limited cgroup with many
  * visible cores would otherwise get one OpenMP thread per core and lose
- * most of its quota to oversubscription.
+ * most of its quota to oversubscription.  Strongest first: pj_threads_set,
+ * PIXJIT_THREADS, OMP_NUM_THREADS, then the smaller of the affinity mask
+ * and the cgroup quota (rounded up).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -12,9 +14,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-static atomic_int chosen; /* 0: not decided yet */
+static atomic_int chosen;        /* 0: not decided yet */
+static atomic_int chosen_source;
 
 static int affinity_cpus(void) {
   cpu_set_t set;
@@ -26,30 +30,89 @@ static int affinity_cpus(void) {
   return n > 0 ? (int)n : 1;
 }
 
-/* CPU quota from cgroup v2 (cpu.max "quota period") or v1 (cfs files),
- * rounded up; 0 when unlimited or unknown. */
-static int cgroup_cpus(void) {
-  long long quota = -1, period = 0;
-  FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
-  if (f) {
-    char q[32];
-    if (fscanf(f, "%31s %lld", q, &period) == 2 && q[0] != 'm')
-      quota = atoll(q);
-    fclose(f);
-  } else {
-    f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r");
-    if (f) {
-      if (fscanf(f, "%lld", &quota) != 1) quota = -1;
-      fclose(f);
-    }
-    f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r");
-    if (f) {
-      if (fscanf(f, "%lld", &period) != 1) period = 0;
-      fclose(f);
+static const char *cgroup_root(void) {
+  const char *r = getenv("PIXJIT_CGROUP_ROOT");
+  return r && *r ? r : "/sys/fs/cgroup";
+}
+
+/* Quota of one v2 cpu.max file ("max 100000" or "150000 100000"), in CPUs;
+ * 0 when unlimited or unreadable. */
+static double read_cpu_max(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char q[32];
+  long long period = 0;
+  double cpus = 0;
+  if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0 && period > 0) {
+    long long quota = atoll(q);
+    if (quota > 0) cpus = (double)quota / (double)period;
+  }
+  fclose(f);
+  return cpus;
+}
+
+/* This process's cgroup path from /proc/self/cgroup: the v2 entry "0::/p",
+ * or for v1 the hierarchy whose controllers include "cpu". */
+static void own_cgroup(char *v2, size_t n2, char *v1, size_t n1) {
+  v2[0] = v1[0] = '\0';
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  if (!f) return;
+  char line[1024];
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c1 = *c2 = '\0';
+    if (strcmp(line, "0") == 0 && c1[1] == '\0') {
+      snprintf(v2, n2, "%s", c2 + 1);
+    } else {
+      for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
+        if (strcmp(tok, "cpu") == 0) snprintf(v1, n1, "%s", c2 + 1);
     }
   }
-  if (quota <= 0 || period <= 0) return 0;
-  return (int)((quota + period - 1) / period);
+  fclose(f);
+}
+
+/* The tightest CPU quota on the path from this process's cgroup up to the
+ * root (a parent's limit binds its children), in CPUs; 0 when none. */
+static double cgroup_quota(void) {
+  char v2[512], v1[512], dir[1200], path[1300];
+  own_cgroup(v2, sizeof v2, v1, sizeof v1);
+  const char *root = cgroup_root();
+  double best = 0;
+  /* cgroup v2: cpu.max at each level from ours up to the root. */
+  snprintf(dir, sizeof dir, "%s%s", root, v2[0] == '/' ? v2 : "");
+  for (;;) {
+    snprintf(path, sizeof path, "%s/cpu.max", dir);
+    double q = read_cpu_max(path);
+    if (q > 0 && (best == 0 || q < best)) best = q;
+    if (strlen(dir) <= strlen(root)) break;
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash < dir + strlen(root)) break;
+    *slash = '\0';
+  }
+  if (best > 0) return best;
+  /* cgroup v1: cfs_quota_us / cfs_period_us of the cpu hierarchy. */
+  const char *mounts[] = {"cpu", "cpu,cpuacct", "cpuacct,cpu"};
+  for (int m = 0; m < 3 && best == 0; m++) {
+    const char *subs[] = {v1, ""};
+    for (int k = 0; k < 2 && best == 0; k++) {
+      long long quota = -1, period = 0;
+      snprintf(path, sizeof path, "%s/%s%s/cpu.cfs_quota_us", root, mounts[m], subs[k]);
+      FILE *f = fopen(path, "r");
+      if (!f) continue;
+      if (fscanf(f, "%lld", &quota) != 1) quota = -1;
+      fclose(f);
+      snprintf(path, sizeof path, "%s/%s%s/cpu.cfs_period_us", root, mounts[m], subs[k]);
+      f = fopen(path, "r");
+      if (f) {
+        if (fscanf(f, "%lld", &period) != 1) period = 0;
+        fclose(f);
+      }
+      if (quota > 0 && period > 0) best = (double)quota / (double)period;
+    }
+  }
+  return best;
 }
 
 static int env_threads(const char *name) {
@@ -57,28 +120,60 @@ static int env_threads(const char *name) {
   if (!v || !*v) return 0;
   char *end;
   long n = strtol(v, &end, 10);
+  /* OMP_NUM_THREADS may list nesting levels ("4,2"): the first counts. */
   return (*end == '\0' || *end == ',') && n > 0 && n <= 4096 ? (int)n : 0;
 }
 
-static int automatic(void) {
-  int n = env_threads("PIXJIT_THREADS");
-  if (!n) n = env_threads("OMP_NUM_THREADS");
-  if (n) return n;
+static int automatic(int *source) {
+  int n;
+  if ((n = env_threads("PIXJIT_THREADS"))) {
+    *source = PJ_THREADS_PIXJIT_ENV;
+    return n;
+  }
+  if ((n = env_threads("OMP_NUM_THREADS"))) {
+    *source = PJ_THREADS_OMP_ENV;
+    return n;
+  }
   n = affinity_cpus();
-  int q = cgroup_cpus();
-  if (q > 0 && q < n) n = q;
+  *source = PJ_THREADS_AFFINITY;
+  double q = cgroup_quota();
+  if (q > 0) {
+    int qn = (int)q;
+    if (qn < q) qn++; /* rounded up: a 1.5-CPU quota can keep 2 threads busy */
+    if (qn < 1) qn = 1;
+    if (qn < n) {
+      n = qn;
+      *source = PJ_THREADS_CGROUP;
+    }
+  }
   return n > 0 ? n : 1;
 }
 
 int pj_threads_get(void) {
   int n = atomic_load(&chosen);
   if (n <= 0) {
-    n = automatic();
+    int source;
+    n = automatic(&source);
+    atomic_store(&chosen_source, source);
     atomic_store(&chosen, n);
   }
   return n;
 }
 
 void pj_threads_set(int n) {
-  atomic_store(&chosen, n > 0 ? (n > 4096 ? 4096 : n) : 0);
+  if (n > 0) {
+    atomic_store(&chosen_source, PJ_THREADS_SET);
+    atomic_store(&chosen, n > 4096 ? 4096 : n);
+  } else {
+    atomic_store(&chosen, 0);
+  }
+}
+
+void pj_cpu_info_get(pj_cpu_info *info) {
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  info->online = online > 0 ? (int32_t)online : 1;
+  info->affinity = affinity_cpus();
+  info->quota = cgroup_quota();
+  info->threads = pj_threads_get();
+  info->source = atomic_load(&chosen_source);
 }

@@ -524,6 +524,7 @@ pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
   job_init(&j, src, &o);
   if (!invert3(m, j.inv))
     return pj_fail_null(PJ_ESINGULAR, "warp_perspective: the matrix is singular");
+  int64_t t0 = pj_clock_ns();
   pj_image *dst = pj_image_alloc(w, h, src->channels);
   if (!dst) return NULL;
   /* Rows are independent; small outputs stay on the calling thread. */
@@ -533,6 +534,7 @@ pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     warp_rows(&j, dst, (int32_t)((int64_t)h * t / nt), (int32_t)((int64_t)h * (t + 1) / nt));
   }
+  pj_stats_add(PJ_KERNEL_WARP, t0, pj_pixels_of(dst));
   return dst;
 }
 
@@ -629,6 +631,7 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
   if (o.max_total_pixels <= 0) o.max_total_pixels = PJ_DEFAULT_MAX_PIXELS;
   if (n == 0) return PJ_OK;
 
+  int64_t t0 = pj_clock_ns();
   pthread_once(&wtab_once, wtab_init);
   crop_plan *plan = malloc(sizeof *plan * (size_t)n);
   if (!plan) return pj_fail(PJ_ENOMEM, "crop_quads: out of memory for %d quads", n);
@@ -704,5 +707,6 @@ done:
   pj_image_release(base);
   free(scratch_all);
   free(plan);
+  pj_stats_add(PJ_KERNEL_CROP, t0, rc ? 0 : total);
   return rc;
 }

@@ -130,6 +130,20 @@ function M.opts(fname, opts, allowed)
   return opts
 end
 
+-- ---- Time -----------------------------------------------------------------
+
+ffi.cdef [[
+typedef struct pj_timespec { long tv_sec; long tv_nsec; } pj_timespec;
+int clock_gettime(int clk, pj_timespec *ts);
+]]
+local ts = ffi.new("pj_timespec")
+
+-- Seconds from the monotonic clock.
+function M.now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
 -- ---- Memory ---------------------------------------------------------------
 
 -- LuaJIT's collector only sees the few bytes of each handle, not the pixels

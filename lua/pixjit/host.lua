@@ -13,6 +13,11 @@ usage: pixjit [options] [script [args...]]
   -v, --version     show the version
   --threads N       threads for kernels (default: CPUs allowed by affinity and quota)
   --info            versions, CPUs, quota and the thread count chosen
+  --profile         run the script under the line profiler and print a
+                    kernprof-style table (only pj.profile'd functions if any)
+  --profile-sample[=MS]  sample lines with LuaJIT's profiler every MS ms (1)
+                    instead: keeps the JIT on, for loops written in Lua
+  --profile-out FILE     write the profile to FILE instead of stdout
   --help            show this help
   --                stop handling options
   -                 run stdin as a script (also the default when stdin is not a terminal)
@@ -67,6 +72,7 @@ function M.main(argv)
   local i, n = 1, #argv
   local actions = {}
   local interactive, show_version, script_index = false, false, nil
+  local profile, profile_out, sample_ms = nil, nil, nil
   local function need(flag)
     if i + 1 > n then error("option '" .. flag .. "' needs an argument", 0) end
     i = i + 1
@@ -89,6 +95,15 @@ function M.main(argv)
     elseif a == "--threads" then actions[#actions + 1] = { "threads", need(a) }
     elseif a:match("^%-%-threads=") then actions[#actions + 1] = { "threads", a:match("=(.*)") }
     elseif a == "--info" then actions[#actions + 1] = { "info" }
+    elseif a == "--profile" then profile = profile or "lines"
+    elseif a == "--profile-sample" then profile = "sample"
+    elseif a:match("^%-%-profile%-sample=") then
+      profile, sample_ms = "sample", tonumber(a:match("=(.*)"))
+      if not sample_ms or sample_ms < 1 or sample_ms % 1 ~= 0 then
+        stderr("pixjit: --profile-sample needs a whole number of milliseconds\n")
+        return 1
+      end
+    elseif a == "--profile-out" then profile_out = need(a); profile = profile or "lines"
     elseif a:sub(1, 1) == "-" then
       stderr("pixjit: unknown option '", a, "'\n", USAGE, "\n")
       return 1
@@ -147,7 +162,27 @@ function M.main(argv)
     end
     local args = {}
     for k = 1, #arg do args[k] = arg[k] end
-    if not protected(fn, unpack(args, 1, #arg)) then return 1 end
+    if profile then
+      local prof = require "pixjit.profile"
+      local out = io.stdout
+      if profile_out then
+        local err
+        out, err = io.open(profile_out, "w")
+        if not out then stderr("pixjit: --profile-out: ", err, "\n"); return 1 end
+      end
+      local source = path == "-" and "=stdin" or "@" .. path
+      local ok = protected(function()
+        local res
+        if profile == "sample" then
+          res = { prof.run_sampled(fn, source, out, sample_ms, unpack(args, 1, #arg)) }
+        else
+          res = { prof.run_lines(fn, source, out, unpack(args, 1, #arg)) }
+        end
+        if not res[1] then error(res[2], 0) end
+      end)
+      if out ~= io.stdout then out:close() end
+      if not ok then return 1 end
+    elseif not protected(fn, unpack(args, 1, #arg)) then return 1 end
   elseif not ran_something or interactive then
     local repl = require "pixjit.repl"
     if interactive or repl.stdin_is_tty() then

@@ -82,17 +82,8 @@ function pj.threads(n)
   return C.pj_threads_get()
 end
 
-ffi.cdef [[
-typedef struct pj_timespec { long tv_sec; long tv_nsec; } pj_timespec;
-int clock_gettime(int clk, pj_timespec *ts);
-]]
-local ts = ffi.new("pj_timespec")
-
 -- pj.now() -> seconds from a monotonic clock (wall time, for timing).
-function pj.now()
-  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+pj.now = core.now
 
 ffi.cdef [[
 int mkdir(const char *path, unsigned int mode);
@@ -123,7 +114,7 @@ function pj.memory()
 end
 
 -- Optional parts: each extends pj and the image methods when present.
-for _, name in ipairs { "pixjit.colors", "pixjit.warp" } do
+for _, name in ipairs { "pixjit.colors", "pixjit.warp", "pixjit.profile" } do
   local ok, mod = pcall(require, name)
   if ok then
     mod.install(pj, methods)
