@@ -35,9 +35,12 @@ $(BUILD)/.deps: scripts/deps.sh
 	@touch $@
 deps: $(BUILD)/.deps
 
+# Row loops of the resize and pack kernels are written for the vectoriser.
+$(BUILD)/obj/resize.o $(BUILD)/obj/tensor.o: OPT_EXTRA = -O3
+
 $(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(OPT_EXTRA) -c $< -o $@
 
 $(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h Makefile $(wildcard src/host/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)

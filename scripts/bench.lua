@@ -137,3 +137,30 @@ if exists(page) then
   end
   print("  targets: >= 1.5x the C++ loop at 1 and 2 threads")
 end
+
+-- 4. Crops to a model batch: crop + resize + normalise + pack.
+if exists(page) then
+  print("\ncrop + resize to height 32 (width <= 320) + normalise + pack, " .. page)
+  local img = pj.load(page)
+  local quads = pj.read_quads(qpath)
+  local function pipeline()
+    local crops = img:crop_quads(quads)
+    local t = pj.pack(crops, { height = 32, max_width = 320, mean = 0.5, std = 0.5 })
+    for _, c in ipairs(crops) do c:free() end
+    t:free()
+  end
+  local ours = {}
+  for _, th in ipairs { 1, 2 } do
+    pj.threads(th)
+    ours[th] = median(pipeline)
+  end
+  pj.threads(0)
+  local ref = have_cv2 and tonumber(sh(string.format("/usr/bin/python3 scripts/bench/pack_ref.py %s %s %d",
+                                                     page, qpath, math.max(5, math.floor(REPS / 3)))))
+  for _, th in ipairs { 1, 2 } do
+    local line = string.format("  %d thread%s: pixjit %.2f ms", th, th > 1 and "s" or " ", ours[th])
+    if ref then line = line .. string.format("; Python + OpenCV + NumPy %.2f ms -> %.1fx (target >= 10x)", ref, ref / ours[th]) end
+    print(line)
+  end
+  if not ref then print("  Python reference: skipped (python3-opencv not available)") end
+end

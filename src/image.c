@@ -24,7 +24,7 @@ static atomic_llong mem_live;
 
 int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
 
-static pj_buffer *buffer_new(size_t bytes, bool zero) {
+pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
   pj_buffer *b = malloc(sizeof *b);
   if (!b) return NULL;
   size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
@@ -44,13 +44,15 @@ static pj_buffer *buffer_new(size_t bytes, bool zero) {
   return b;
 }
 
-static void buffer_release(pj_buffer *b) {
+void pj_buffer_release(pj_buffer *b) {
   if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
     atomic_fetch_sub(&mem_live, (long long)b->size);
     free(b->data);
     free(b);
   }
 }
+
+uint8_t *pj_buffer_data(pj_buffer *b) { return b->data; }
 
 int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
                   int32_t *stride) {
@@ -89,13 +91,13 @@ static pj_image *image_over(pj_buffer *b, uint8_t *data, int32_t w,
 static pj_image *image_fresh(int32_t w, int32_t h, int32_t c, bool zero) {
   int32_t stride = w * c;
   size_t bytes = (size_t)stride * (size_t)h;
-  pj_buffer *b = buffer_new(bytes, zero);
+  pj_buffer *b = pj_buffer_new(bytes, zero);
   if (!b)
     return pj_fail_null(PJ_ENOMEM, "out of memory for a %dx%d image (%zu bytes)",
                         w, h, bytes);
   pj_image *img = image_over(b, b->data, w, h, c, stride);
   if (!img) {
-    buffer_release(b);
+    pj_buffer_release(b);
     return pj_fail_null(PJ_ENOMEM, "out of memory");
   }
   return img;
@@ -106,11 +108,11 @@ pj_image *pj_image_alloc(int32_t w, int32_t h, int32_t c) {
 }
 
 pj_image *pj_image_alloc_bytes(size_t bytes) {
-  pj_buffer *b = buffer_new(bytes, false);
+  pj_buffer *b = pj_buffer_new(bytes, false);
   if (!b) return pj_fail_null(PJ_ENOMEM, "out of memory (%zu bytes)", bytes);
   pj_image *img = image_over(b, b->data, 0, 0, 0, 0);
   if (!img) {
-    buffer_release(b);
+    pj_buffer_release(b);
     return pj_fail_null(PJ_ENOMEM, "out of memory");
   }
   return img;
@@ -161,7 +163,7 @@ pj_image *pj_image_clone(const pj_image *img) {
 
 void pj_image_clear(pj_image *img) {
   if (!img) return;
-  buffer_release(img->buf);
+  pj_buffer_release(img->buf);
   img->buf = NULL;
   img->data = NULL;
   img->width = img->height = img->channels = img->stride = 0;

@@ -14,7 +14,8 @@
 #include <time.h>
 
 static const char *const names[PJ_KERNEL_COUNT] = {
-    "decode", "encode", "convert", "main_colors", "palette", "warp_perspective", "crop_quads"};
+    "decode", "encode", "convert", "main_colors", "palette", "warp_perspective", "crop_quads",
+    "resize", "pack"};
 
 static atomic_llong calls[PJ_KERNEL_COUNT], nanos[PJ_KERNEL_COUNT], pixels[PJ_KERNEL_COUNT];
 

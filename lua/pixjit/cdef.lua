@@ -20,7 +20,7 @@ enum {
 };
 
 enum { PJ_FMT_UNKNOWN = 0, PJ_FMT_PNG = 1, PJ_FMT_JPEG = 2 };
-enum { PJ_INTER_LINEAR = 0, PJ_INTER_NEAREST = 1 };
+enum { PJ_INTER_LINEAR = 0, PJ_INTER_NEAREST = 1, PJ_INTER_AREA = 2 };
 enum { PJ_BORDER_CONSTANT = 0, PJ_BORDER_REPLICATE = 1 };
 
 /* ---- Types ------------------------------------------------------------- */
@@ -99,6 +99,29 @@ typedef struct pj_crop_opts {
   int32_t max_quads;        /* quads per call; default 1,000,000 */
 } pj_crop_opts;
 
+/* A float32 array of up to 4 dimensions (row-major), refcounted like
+ * images; e.g. an N x C x H x W batch for a model. */
+typedef struct pj_tensor {
+  float *data;
+  int32_t ndim;
+  int32_t reserved;
+  int64_t dims[4];          /* size of each dimension (Lua: t.shape) */
+  pj_buffer *buf;
+} pj_tensor;
+
+/* pj_pack options; fill with pj_pack_opts_default(). */
+typedef struct pj_pack_opts {
+  int32_t height;           /* output height of every image (32) */
+  int32_t max_width;        /* widths are capped here; 0: no cap */
+  int32_t width;            /* tensor width; 0: the widest image's */
+  int32_t channels;         /* 1 (gray, BT.601) or 3 (RGB) (3) */
+  int32_t interpolation;    /* PJ_INTER_LINEAR (default) or PJ_INTER_AREA */
+  float mean[3];            /* per channel, on the 0-1 scale (0) */
+  float std[3];             /* per channel (1) */
+  float pad_value;          /* columns right of an image's width (0) */
+  int32_t max_batch_bytes_mb; /* tensor size limit in MiB (4096) */
+} pj_pack_opts;
+
 /* What decided the thread count (pj_cpu_info.source). */
 enum {
   PJ_THREADS_AFFINITY = 0,  /* CPUs in the process's affinity mask */
@@ -120,7 +143,8 @@ typedef struct pj_cpu_info {
 /* Kernels whose calls, time and pixels the core counts (pj_stats_get). */
 enum {
   PJ_KERNEL_DECODE = 0, PJ_KERNEL_ENCODE, PJ_KERNEL_CONVERT, PJ_KERNEL_MAIN_COLORS,
-  PJ_KERNEL_PALETTE, PJ_KERNEL_WARP, PJ_KERNEL_CROP, PJ_KERNEL_COUNT
+  PJ_KERNEL_PALETTE, PJ_KERNEL_WARP, PJ_KERNEL_CROP, PJ_KERNEL_RESIZE, PJ_KERNEL_PACK,
+  PJ_KERNEL_COUNT
 };
 
 typedef struct pj_kernel_stats {
@@ -223,6 +247,31 @@ int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
  * with rgb[i] (0xRRGGBB), top to bottom.  New reference. */
 pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
                      int32_t width);
+
+/* ---- Resize, channels, tensors ------------------------------------------ */
+
+/* Resized copy (w x h): PJ_INTER_LINEAR reproduces OpenCV's cv2.resize
+ * INTER_LINEAR fixed-point arithmetic (within 1 level), PJ_INTER_AREA
+ * averages source areas (for downscaling; within 1 of INTER_AREA),
+ * PJ_INTER_NEAREST picks floor(x * sw / w).  New reference. */
+pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpolation);
+/* Copy with channels 0 and 2 swapped (RGB <-> BGR).  New reference. */
+pj_image *pj_image_swap_rb(const pj_image *img);
+/* Copy with borders added, filled with value[0..channels-1].  New ref. */
+pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t left,
+                       int32_t right, const uint8_t *value);
+/* New zero-filled tensor of ndim (1-4) dimensions.  New reference. */
+pj_tensor *pj_tensor_new(int32_t ndim, const int64_t *shape);
+void pj_tensor_release(pj_tensor *t);
+void pj_pack_opts_default(pj_pack_opts *opts);
+/* Makes an n x C x H x W float32 batch from n images in one parallel pass:
+ * image i is resized to height H and width
+ * min(max_width, max(1, round(w * H / h))), converted to C channels,
+ * normalised as (v / 255 - mean[c]) / std[c] and written to row i; columns
+ * right of its width hold pad_value.  widths[i] receives its width.
+ * *out gets a new reference. */
+int pj_pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts,
+            pj_tensor **out, int32_t *widths);
 
 /* ---- Perspective ------------------------------------------------------- */
 

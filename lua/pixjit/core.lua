@@ -58,6 +58,8 @@ local function describe(v)
   elseif t == "string" then
     return string.format("%q", #v > 40 and v:sub(1, 40) .. "..." or v)
   elseif t == "cdata" then
+    if ffi.istype("pj_image *", v) then return "an image" end
+    if ffi.istype("pj_tensor *", v) then return "a tensor" end
     return tostring(ffi.typeof(v))
   end
   return t

@@ -150,11 +150,17 @@ local function encode_opts(f, opts)
   return o
 end
 
--- img:save(path [, opts]): format from the extension (or opts.format).
+-- img:save(path [, opts]): format from the extension (or opts.format);
+-- .npy writes NumPy's format (uint8, shape (H, W) or (H, W, C)).
 function methods.save(img, path, opts)
   local f = "img:save"
   image(f, "self", img)
   core.str(f, "path", path)
+  if path:lower():match("%.npy$") then
+    opts_check(f, opts, {})
+    require("pixjit.tensor").save_image_npy(img, path)
+    return img
+  end
   local o = encode_opts(f, opts)
   if C.pj_save(img, path, o) ~= 0 then error(f .. ": " .. core.errmsg(), 2) end
   return img

@@ -33,12 +33,28 @@ local function decode_opts(f, opts)
   return o, opts
 end
 
--- pj.load(path [, opts]) -> image.  PNG or JPEG by content.
+-- pj.load(path [, opts]) -> image.  PNG, JPEG or NumPy .npy by content
+-- (a uint8 .npy gives an image, a float32 one a tensor).
 -- opts: channels (1-4), max_pixels, max_scans (JPEG), max_chunk_bytes (PNG).
+local function is_npy_file(path)
+  local fh = io.open(path, "rb")
+  if not fh then return false end
+  local head = fh:read(6)
+  fh:close()
+  return head == "\147NUMPY"
+end
+
 function pj.load(path, opts)
   local f = "pixjit.load"
   core.str(f, "path", path)
-  local o = decode_opts(f, opts)
+  local o, lopts = decode_opts(f, opts)
+  if is_npy_file(path) then
+    local fh = assert(io.open(path, "rb"))
+    local bytes = fh:read("*a")
+    fh:close()
+    local v = require("pixjit.tensor").decode_npy(f, bytes, path, lopts.max_pixels)
+    return v
+  end
   local out = core.wrap(f, C.pj_load(path, o), 2)
   return out
 end
@@ -50,6 +66,10 @@ function pj.decode(bytes, opts)
   core.str(f, "bytes", bytes)
   local o, lopts = decode_opts(f, opts)
   local name = lopts.name ~= nil and core.str(f, "opts.name", lopts.name) or nil
+  if bytes:sub(1, 6) == "\147NUMPY" then
+    local v = require("pixjit.tensor").decode_npy(f, bytes, name or "<memory>", lopts.max_pixels)
+    return v
+  end
   local out = core.wrap(f, C.pj_decode(bytes, #bytes, name, o), 2)
   return out
 end
@@ -114,7 +134,7 @@ function pj.memory()
 end
 
 -- Optional parts: each extends pj and the image methods when present.
-for _, name in ipairs { "pixjit.colors", "pixjit.warp", "pixjit.profile" } do
+for _, name in ipairs { "pixjit.colors", "pixjit.warp", "pixjit.profile", "pixjit.tensor" } do
   local ok, mod = pcall(require, name)
   if ok then
     mod.install(pj, methods)

@@ -31,10 +31,10 @@ describe("--profile", function()
 
   it("charges native kernels to the calling line", function()
     local p = H.write("kernels.lua", table.concat({
-      "local img = pj.new(1200, 1200, 3, 5)",
+      "local img = pj.new(1200, 1200, 3)",
       "local small = img:view(0, 0, 8, 8)",
       "local a = small:main_colors(3)",
-      "local b = img:warp_perspective({ { 1, 0, 0.5 }, { 0, 1, 0.5 }, { 0, 0, 1 } }, 1200, 1200)",
+      "local b = img:warp_perspective({ { 2, 0, 0.5 }, { 0, 2, 0.5 }, { 0, 0, 1 } }, 2400, 2400)",
       "local c = small:clone()",
     }, "\n") .. "\n")
     local out, rc = H.sh(H.pixjit .. " --profile " .. p)

@@ -1,0 +1,198 @@
+/*
+ * tensor.c - float32 tensors and pj_pack, the one-pass batch of model
+ * inputs: resize, channel conversion, normalisation and padding fused per
+ * image, images spread over threads.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <omp.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <stdlib.h>
+#include <string.h>
+
+int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads);
+
+/* Fills d[0..n) with v.  Padding is written once and not read back soon,
+ * so where the row allows it the bulk goes out with non-temporal stores,
+ * which skip reading the destination lines into the cache first. */
+static void fill_floats(float *d, int32_t n, float v) {
+  int32_t i = 0;
+#ifdef __SSE2__
+  while (i < n && ((uintptr_t)(d + i) & 15)) d[i++] = v;
+  const __m128 vv = _mm_set1_ps(v);
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
+#endif
+  for (; i < n; i++) d[i] = v;
+}
+
+/* A tensor over a new buffer, zeroed or not (pack writes every element). */
+static pj_tensor *tensor_alloc(int32_t ndim, const int64_t *shape, bool zero) {
+  if (ndim < 1 || ndim > 4 || !shape)
+    return pj_fail_null(PJ_EARG, "tensor: 1 to 4 dimensions, got %d", ndim);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0) return pj_fail_null(PJ_EARG, "tensor: dimension %d is negative", i);
+    if (shape[i] && n > INT64_MAX / 4 / shape[i])
+      return pj_fail_null(PJ_ELIMIT, "tensor: too many elements");
+    n *= shape[i];
+  }
+  if ((uint64_t)n > SIZE_MAX / 4) return pj_fail_null(PJ_ELIMIT, "tensor: too many elements");
+  pj_buffer *b = pj_buffer_new((size_t)n * 4, zero);
+  pj_tensor *t = b ? calloc(1, sizeof *t) : NULL;
+  if (!t) {
+    if (b) pj_buffer_release(b);
+    return pj_fail_null(PJ_ENOMEM, "tensor: out of memory for %lld floats", (long long)n);
+  }
+  t->data = (float *)pj_buffer_data(b);
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++) t->dims[i] = shape[i];
+  t->buf = b;
+  return t;
+}
+
+pj_tensor *pj_tensor_new(int32_t ndim, const int64_t *shape) {
+  return tensor_alloc(ndim, shape, true);
+}
+
+void pj_tensor_release(pj_tensor *t) {
+  if (!t) return;
+  pj_buffer_release(t->buf);
+  free(t);
+}
+
+void pj_pack_opts_default(pj_pack_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->height = 32;
+  o->channels = 3;
+  o->interpolation = PJ_INTER_LINEAR;
+  for (int k = 0; k < 3; k++) o->std[k] = 1;
+  o->max_batch_bytes_mb = 4096;
+}
+
+/* Width of image img at the batch height, by the documented rule. */
+static int32_t out_width(const pj_image *img, const pj_pack_opts *o) {
+  double w = floor((double)img->width * o->height / img->height + 0.5);
+  if (w < 1) w = 1;
+  if (o->max_width > 0 && w > o->max_width) w = o->max_width;
+  return w > INT32_MAX ? INT32_MAX : (int32_t)w;
+}
+
+static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts,
+                pj_tensor **out, int32_t *widths) {
+  pj_pack_opts o;
+  pj_pack_opts_default(&o);
+  if (opts) o = *opts;
+  if (!out || (n > 0 && (!imgs || !widths))) return pj_fail(PJ_EARG, "pack: NULL argument");
+  if (n < 0) return pj_fail(PJ_EARG, "pack: negative image count");
+  if (o.height < 1 || o.height > 65535)
+    return pj_fail(PJ_EARG, "pack: height must be 1 to 65535, got %d", o.height);
+  if (o.channels != 1 && o.channels != 3)
+    return pj_fail(PJ_EARG, "pack: channels must be 1 or 3, got %d", o.channels);
+  if (o.interpolation != PJ_INTER_LINEAR && o.interpolation != PJ_INTER_AREA &&
+      o.interpolation != PJ_INTER_NEAREST)
+    return pj_fail(PJ_EARG, "pack: unknown interpolation %d", o.interpolation);
+  for (int k = 0; k < o.channels; k++)
+    if (!isfinite(o.mean[k]) || !isfinite(o.std[k]) || o.std[k] == 0)
+      return pj_fail(PJ_EARG, "pack: mean and std must be finite and std nonzero");
+  if (!isfinite(o.pad_value)) return pj_fail(PJ_EARG, "pack: pad value must be finite");
+  int32_t W = o.width;
+  int32_t maxw = 0;
+  for (int32_t i = 0; i < n; i++) {
+    if (!imgs[i] || !imgs[i]->data)
+      return pj_fail(PJ_EARG, "pack: image %d is freed or NULL", i + 1);
+    widths[i] = out_width(imgs[i], &o);
+    if (widths[i] > maxw) maxw = widths[i];
+  }
+  if (W <= 0) W = maxw ? maxw : 1;
+  for (int32_t i = 0; i < n; i++)
+    if (widths[i] > W) widths[i] = W;
+  const int C = o.channels, H = o.height;
+  double bytes = 4.0 * n * C * H * (double)W;
+  if (bytes > (double)o.max_batch_bytes_mb * (1 << 20))
+    return pj_fail(PJ_ELIMIT, "pack: the %d x %d x %d x %d batch exceeds max_batch_bytes_mb (%d)",
+                   n, C, H, W, o.max_batch_bytes_mb);
+  int64_t shape[4] = {n, C, H, W};
+  pj_tensor *t = tensor_alloc(4, shape, false);
+  if (!t) return pj_errcode();
+
+  /* (v / 255 - mean) / std for every byte value, in float32 as a NumPy
+   * pipeline computes it. */
+  float lut[3][256];
+  for (int k = 0; k < C; k++)
+    for (int v = 0; v < 256; v++) lut[k][v] = ((float)v / 255.0f - o.mean[k]) / o.std[k];
+
+  size_t max_src = 0;
+  for (int32_t i = 0; i < n; i++) {
+    size_t b = (size_t)widths[i] * H * imgs[i]->channels;
+    if (b > max_src) max_src = b;
+  }
+  int failed = 0;
+  const size_t plane = (size_t)H * W;
+#pragma omp parallel num_threads(pj_threads_get()) if (n > 1)
+  {
+    uint8_t *scratch = malloc(max_src ? max_src : 1);
+    if (!scratch) failed = 1;
+#pragma omp for schedule(dynamic, 4)
+    for (int32_t i = 0; i < n; i++) {
+      if (!scratch) continue;
+      const pj_image *src = imgs[i];
+      const int sc = src->channels;
+      const int32_t wi = widths[i];
+      pj_image tmp = {.data = scratch, .width = wi, .height = H, .channels = sc,
+                      .stride = wi * sc};
+      if (wi == src->width && H == src->height) {
+        for (int32_t y = 0; y < H; y++)
+          memcpy(scratch + (size_t)y * tmp.stride, src->data + (size_t)y * src->stride, (size_t)tmp.stride);
+      } else if (pj_resize_into(src, &tmp, o.interpolation, 1)) {
+        failed = 1;
+        continue;
+      }
+      float *row0 = t->data + (size_t)i * C * plane;
+      for (int32_t y = 0; y < H; y++) {
+        const uint8_t *s = scratch + (size_t)y * tmp.stride;
+        for (int k = 0; k < C; k++) {
+          float *d = row0 + k * plane + (size_t)y * W;
+          const float *lk = lut[k];
+          if (C == 3 && sc == 3) {
+            for (int32_t x = 0; x < wi; x++) d[x] = lk[s[3 * x + k]];
+          } else {
+            for (int32_t x = 0; x < wi; x++) {
+              const uint8_t *p = s + (size_t)x * sc;
+              unsigned v;
+              if (C == 1)
+                v = sc <= 2 ? p[0] : (p[0] * 4899u + p[1] * 9617u + p[2] * 1868u + (1u << 13)) >> 14;
+              else
+                v = sc <= 2 ? p[0] : p[k];
+              d[x] = lk[v];
+            }
+          }
+          fill_floats(d + wi, W - wi, o.pad_value);
+        }
+      }
+    }
+    free(scratch);
+#ifdef __SSE2__
+    _mm_sfence(); /* order the streamed padding before the tensor is used */
+#endif
+  }
+  if (failed) {
+    pj_tensor_release(t);
+    return pj_fail(PJ_ENOMEM, "pack: out of memory");
+  }
+  *out = t;
+  return PJ_OK;
+}
+
+int pj_pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts, pj_tensor **out,
+            int32_t *widths) {
+  int64_t t0 = pj_clock_ns();
+  int rc = pack(imgs, n, opts, out, widths);
+  int64_t px = 0;
+  if (!rc)
+    for (int32_t i = 0; i < n; i++) px += (int64_t)widths[i] * (opts ? opts->height : 32);
+  pj_stats_add(PJ_KERNEL_PACK, t0, px);
+  return rc;
+}

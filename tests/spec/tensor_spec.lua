@@ -1,0 +1,200 @@
+-- Resize, channel helpers, pj.pack and .npy.
+local ffi = require "ffi"
+local pj = require "pixjit"
+local H = require "spec.helper"
+
+local function row(img, y)
+  local t = {}
+  for x = 0, img.width - 1 do t[#t + 1] = (img:get(x, y)) end
+  return t
+end
+
+local have_numpy = H.sh("/usr/bin/python3 -c 'import numpy, cv2; print(1)'"):match("^1") ~= nil
+
+describe("img:resize", function()
+  it("matches hand-computed bilinear and area values", function()
+    local img = pj.new(2, 1, 1)
+    img:set(1, 0, 100)
+    -- Source positions -0.25, 0.25, 0.75, 1.25: clamped, 1/4, 3/4, clamped.
+    assert.are.same({ 0, 25, 75, 100 }, row(img:resize(4, 1), 0))
+    local wide = pj.new(4, 1, 1)
+    for x, v in ipairs { 10, 20, 30, 50 } do wide:set(x - 1, 0, v) end
+    assert.are.same({ 15, 40 }, row(wide:resize(2, 1, { interpolation = "area" }), 0))
+    -- 4 -> 3: each output covers 4/3 source pixels: (10 + 20/3) * 3/4 = 12.5
+    -- (half to even: 12), (20 * 2/3 + 30 * 2/3) * 3/4 = 25, (30/3 + 50) * 3/4 = 45.
+    local a = wide:resize(3, 1, { interpolation = "area" })
+    assert.are.same({ 12, 25, 45 }, row(a, 0))
+    assert.are.same({ 10, 30 }, row(wide:resize(2, 1, { interpolation = "nearest" }), 0))
+    local same = wide:resize(4, 1)
+    assert.are.same({ 10, 20, 30, 50 }, row(same, 0))
+  end)
+
+  it("agrees with cv2.resize (linear and area) when OpenCV is installed", function()
+    if not have_numpy then return pending("python3-opencv is not installed") end
+    local rnd = H.rng(21)
+    local src = pj.new(61, 47, 3)
+    local p = src:pixels()
+    for i = 0, 61 * 47 * 3 - 1 do p[i] = (i * 7 + rnd(60)) % 256 end
+    src:save(H.tmp .. "/rs_src.png")
+    local sizes = { { 30, 23 }, { 122, 94 }, { 17, 40 }, { 200, 11 }, { 61, 47 }, { 5, 3 } }
+    local script = H.write("rs.py", [[
+import sys, cv2, numpy as np
+img = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
+for spec in sys.argv[2:]:
+    w, h, mode = spec.split(":")
+    it = cv2.INTER_AREA if mode == "area" else cv2.INTER_LINEAR
+    np.save("%s/rs_%s_%s_%s.npy" % (sys.argv[1].rsplit("/", 1)[0], mode, w, h), cv2.resize(img, (int(w), int(h)), interpolation=it))
+]])
+    local specs = {}
+    for _, s in ipairs(sizes) do
+      specs[#specs + 1] = s[1] .. ":" .. s[2] .. ":linear"
+      if s[1] <= 61 and s[2] <= 47 then specs[#specs + 1] = s[1] .. ":" .. s[2] .. ":area" end
+    end
+    local out, rc = H.sh("/usr/bin/python3 " .. script .. " " .. H.tmp .. "/rs_src.png " .. table.concat(specs, " "))
+    assert.are.equal(0, rc, out)
+    for _, spec in ipairs(specs) do
+      local w, h, mode = spec:match("(%d+):(%d+):(%a+)")
+      w, h = tonumber(w), tonumber(h)
+      local ref = pj.load(string.format("%s/rs_%s_%d_%d.npy", H.tmp, mode, w, h))
+      local got = src:resize(w, h, { interpolation = mode })
+      local a, b, worst = ref:pixels(), got:pixels(), 0
+      for i = 0, w * h * 3 - 1 do worst = math.max(worst, math.abs(a[i] - b[i])) end
+      assert.is_true(worst <= 1, spec .. " differs by " .. worst)
+    end
+  end)
+
+  it("checks its arguments", function()
+    local img = pj.new(4, 4, 3)
+    assert.has_error(function() img:resize(0, 4) end, "img:resize: w must be >= 1, got 0")
+    assert.has_error(function() img:resize(4, 4, { interpolation = "cubic" }) end,
+      "img:resize: opts.interpolation must be \"linear\", \"area\" or \"nearest\", got \"cubic\"")
+    assert.has_error(function() img:resize(100000, 100000) end)
+  end)
+end)
+
+describe("channel helpers", function()
+  it("converts to gray, swaps red and blue, pads", function()
+    local img = pj.new(2, 1, 3)
+    img:set(0, 0, 255, 0, 0)
+    img:set(1, 0, 0, 0, 255)
+    assert.are.same({ 76, 29 }, row(img:to_gray(), 0))
+    local sw = img:swap_rb()
+    assert.are.same({ 0, 0, 255 }, { sw:get(0, 0) })
+    local padded = img:pad(1, 2, 3, 0, { 9, 8, 7 })
+    assert.are.same({ 5, 4 }, { padded.width, padded.height })
+    assert.are.same({ 9, 8, 7 }, { padded:get(0, 0) })
+    assert.are.same({ 255, 0, 0 }, { padded:get(3, 1) })
+    assert.has_error(function() pj.new(2, 2, 1):swap_rb() end, "img:swap_rb: swap_rb needs 3 or 4 channels, got 1")
+  end)
+end)
+
+describe("pj.pack", function()
+  it("resizes, converts, normalises and pads into N x C x H x W", function()
+    local a = pj.new(8, 4, 3, { 255, 0, 51 })   -- 8x4 -> height 2: width 4
+    local b = pj.new(2, 4, 3, { 0, 255, 102 })  -- 2x4 -> width 1
+    local t, widths = pj.pack({ a, b }, { height = 2, mean = { 0.5, 0.5, 0.5 }, std = 0.5, pad_value = -9 })
+    assert.are.same({ 2, 3, 2, 4 }, t.shape)
+    assert.are.same({ 4, 1 }, widths)
+    assert.are.equal(1, t:get(0, 0, 1, 3))                              -- (1 - .5) / .5
+    assert.are.equal(-1, t:get(0, 1, 0, 0))                             -- (0 - .5) / .5
+    assert.is_true(math.abs(t:get(0, 2, 0, 0) - (51 / 255 - 0.5) / 0.5) < 1e-6)
+    assert.are.equal(1, t:get(1, 1, 1, 0))
+    assert.are.equal(-9, t:get(1, 0, 0, 1))                             -- padding
+    assert.are.equal(-9, t:get(1, 2, 1, 3))
+  end)
+
+  it("makes gray batches with BT.601, caps widths, and is thread-independent", function()
+    local img = pj.new(100, 10, 3, { 255, 0, 0 })
+    local t, widths = pj.pack({ img }, { height = 10, channels = 1, max_width = 40 })
+    assert.are.same({ 1, 1, 10, 40 }, t.shape)
+    assert.are.same({ 40 }, widths)
+    assert.is_true(math.abs(t:get(0, 0, 5, 5) - 76 / 255) < 1e-6)
+    local rnd, imgs = H.rng(4), {}
+    for i = 1, 30 do
+      local im = pj.new(5 + rnd(90), 5 + rnd(30), 3)
+      local p = im:pixels()
+      for k = 0, im.width * im.height * 3 - 1 do p[k] = rnd(256) end
+      imgs[i] = im
+    end
+    pj.threads(1)
+    local one = pj.pack(imgs, { height = 16, mean = 0.2, std = 0.3 })
+    pj.threads(3)
+    local three = pj.pack(imgs, { height = 16, mean = 0.2, std = 0.3 })
+    pj.threads(0)
+    local n = 1
+    for _, d in ipairs(one.shape) do n = n * d end
+    assert.are.equal(ffi.string(one.data, n * 4), ffi.string(three.data, n * 4))
+  end)
+
+  it("checks its arguments", function()
+    local img = pj.new(4, 4, 3)
+    assert.has_error(function() pj.pack(img) end, "pixjit.pack: images must be a table of images, got an image")
+    assert.has_error(function() pj.pack({ img, 5 }) end, "pixjit.pack: images[2] must be an image, got 5")
+    assert.has_error(function() pj.pack({ img }, { channels = 2 }) end, "pixjit.pack: opts.channels must be 1 or 3, got 2")
+    assert.has_error(function() pj.pack({ img }, { std = 0 }) end, "pixjit.pack: opts.std must not be 0")
+    assert.has_error(function() pj.pack({ img }, { mean = { 1, 2 } }) end,
+      "pixjit.pack: opts.mean must be a number or 3 numbers, got table")
+    assert.has_error(function() pj.pack({ img }, { height = 4, max_batch_mb = 1, width = 100000 }) end)
+  end)
+end)
+
+describe(".npy", function()
+  it("round-trips tensors and images", function()
+    local t = pj.tensor({ 2, 3 })
+    for i = 0, 5 do t.data[i] = i * 1.5 - 2 end
+    local path = H.tmp .. "/t.npy"
+    t:save(path)
+    local back = pj.load(path)
+    assert.is_true(pj.is_tensor(back))
+    assert.are.same({ 2, 3 }, back.shape)
+    assert.are.equal(5.5, back:get(1, 2))
+    local f = assert(io.open(path, "rb"))
+    local head = f:read(128)
+    f:close()
+    assert.are.equal("\147NUMPY\1\0", head:sub(1, 8))
+    assert.matches("{'descr': '<f4', 'fortran_order': False, 'shape': %(2, 3%), }", head)
+    local img = pj.new(5, 3, 3, { 1, 2, 3 })
+    img:view(1, 1, 2, 2):fill(200)
+    img:view(0, 0, 4, 3):save(H.tmp .. "/img.npy")
+    local ib = pj.load(H.tmp .. "/img.npy")
+    assert.are.same({ 4, 3, 3 }, { ib.width, ib.height, ib.channels })
+    assert.are.same({ 200, 200, 200 }, { ib:get(2, 2) })
+    assert.are.same({ 1, 2, 3 }, { ib:get(3, 0) })
+    local g = pj.new(3, 2, 1, 7)
+    g:save(H.tmp .. "/g.npy")
+    assert.are.equal(1, pj.load(H.tmp .. "/g.npy").channels)
+  end)
+
+  it("is read by numpy with the right shape, dtype and values", function()
+    if not have_numpy then return pending("python3-numpy is not installed") end
+    local imgs = { pj.new(10, 5, 3, { 255, 128, 0 }), pj.new(4, 5, 3, { 0, 0, 0 }) }
+    local t = pj.pack(imgs, { height = 5, mean = 0.5, std = 0.5 })
+    t:save(H.tmp .. "/batch.npy")
+    imgs[1]:save(H.tmp .. "/rgb.npy")
+    local out, rc = H.sh("/usr/bin/python3 -c \"import numpy as np; a = np.load('" .. H.tmp ..
+      "/batch.npy'); b = np.load('" .. H.tmp .. "/rgb.npy'); print(a.shape, a.dtype, round(float(a[0,0,0,0]),4), float(a[1,0,0,9]), b.shape, b.dtype, b[4,9].tolist())\"")
+    assert.are.equal(0, rc, out)
+    assert.are.equal("(2, 3, 5, 10) float32 1.0 0.0 (5, 10, 3) uint8 [255, 128, 0]\n", out)
+  end)
+
+  it("rejects malformed files with the file named", function()
+    local function bad(name, bytes, pattern)
+      local path = H.write(name, bytes)
+      local ok, err = pcall(pj.load, path)
+      assert.is_false(ok)
+      assert.matches(pattern, err)
+    end
+    local function npy(dict, data)
+      return "\147NUMPY\1\0" .. string.char(#dict + 1, 0) .. dict .. "\n" .. data
+    end
+    bad("short.npy", "\147NUMPY\1\0\200\0{'descr'", "^pixjit%.load: .*short%.npy: invalid %.npy: header length")
+    bad("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", string.rep("\0", 16)),
+      "f8.npy: invalid %.npy: unsupported dtype <f8")
+    bad("fortran.npy", npy("{'descr': '|u1', 'fortran_order': True, 'shape': (2, 2), }", "1234"),
+      "Fortran order is not supported")
+    bad("trunc.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (9, 9), }", "123"), "truncated data")
+    bad("huge.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (99999, 99999), }", ""),
+      "exceeds the pixel limit")
+    bad("noshape.npy", npy("{'descr': '|u1'}", ""), "header lacks descr")
+  end)
+end)
