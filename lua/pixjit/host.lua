@@ -18,6 +18,11 @@ usage: pixjit [options] [script [args...]]
   --profile-sample[=MS]  sample lines with LuaJIT's profiler every MS ms (1)
                     instead: keeps the JIT on, for loops written in Lua
   --profile-out FILE     write the profile to FILE instead of stdout
+  --batch JOB       run a batch job (a Lua file returning a table, or JSON) with:
+    --input PATH    input glob, directory, list file or - (repeatable; replaces the job's)
+    --output DIR    output directory        --shard K/N   this machine's share
+    --resume        skip inputs already done   --dry-run   list the inputs only
+    --quiet         no progress or summary
   --help            show this help
   --                stop handling options
   -                 run stdin as a script (also the default when stdin is not a terminal)
@@ -73,6 +78,7 @@ function M.main(argv)
   local actions = {}
   local interactive, show_version, script_index = false, false, nil
   local profile, profile_out, sample_ms = nil, nil, nil
+  local batch = nil
   local function need(flag)
     if i + 1 > n then error("option '" .. flag .. "' needs an argument", 0) end
     i = i + 1
@@ -95,6 +101,18 @@ function M.main(argv)
     elseif a == "--threads" then actions[#actions + 1] = { "threads", need(a) }
     elseif a:match("^%-%-threads=") then actions[#actions + 1] = { "threads", a:match("=(.*)") }
     elseif a == "--info" then actions[#actions + 1] = { "info" }
+    elseif a == "--batch" then batch = batch or {}; batch.job = need(a)
+    elseif a == "--input" then batch = batch or {}; batch.inputs = batch.inputs or {}; table.insert(batch.inputs, need(a))
+    elseif a == "--output" then batch = batch or {}; batch.output = need(a)
+    elseif a == "--shard" then
+      batch = batch or {}
+      local k, n = need(a):match("^(%d+)/(%d+)$")
+      k, n = tonumber(k), tonumber(n)
+      if not k or n < 1 or k < 1 or k > n then stderr("pixjit: --shard needs K/N with 1 <= K <= N\n"); return 1 end
+      batch.shard = { k, n }
+    elseif a == "--resume" then batch = batch or {}; batch.resume = true
+    elseif a == "--dry-run" then batch = batch or {}; batch.dry_run = true
+    elseif a == "--quiet" then batch = batch or {}; batch.quiet = true
     elseif a == "--profile" then profile = profile or "lines"
     elseif a == "--profile-sample" then profile = "sample"
     elseif a:match("^%-%-profile%-sample=") then
@@ -152,6 +170,15 @@ function M.main(argv)
     if not ok then return 1 end
   end
 
+  if batch then
+    if not batch.job then stderr("pixjit: --input, --output, --shard, --resume, --dry-run and --quiet need --batch JOB\n"); return 1 end
+    for _, act in ipairs(actions) do
+      if act[1] == "threads" then batch.threads = tonumber(act[2]) end
+    end
+    local code
+    if not protected(function() code = require("pixjit.batch").run(batch) end) then return 1 end
+    return code
+  end
   local ran_something = #actions > 0 or show_version
   if script_index then
     local path = argv[script_index]
