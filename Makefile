@@ -14,7 +14,10 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
 	-fno-fast-math -fno-math-errno -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm
-HOST_LDLIBS = $(shell pkg-config --libs luajit libedit 2>/dev/null || echo -lluajit-5.1 -ledit) -ldl
+# libedit is used only through the FFI (the REPL), so it must not be
+# dropped by --as-needed.
+HOST_LDLIBS = $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1) \
+	-Wl,--no-as-needed $(shell pkg-config --libs libedit 2>/dev/null || echo -ledit) -Wl,--as-needed -ldl
 
 CORE_SRC := $(wildcard src/*.c)
 HOST_SRC := $(wildcard src/host/*.c)

@@ -134,7 +134,7 @@ function pj.memory()
 end
 
 -- Optional parts: each extends pj and the image methods when present.
-for _, name in ipairs { "pixjit.colors", "pixjit.warp", "pixjit.profile", "pixjit.tensor" } do
+for _, name in ipairs { "pixjit.colors", "pixjit.warp", "pixjit.profile", "pixjit.tensor", "pixjit.show" } do
   local ok, mod = pcall(require, name)
   if ok then
     mod.install(pj, methods)

@@ -54,6 +54,53 @@ static void lua_dir(char *out, size_t size) {
   if (snprintf(out, size, "%s/../lua", exe) >= (int)size) snprintf(out, size, "lua");
 }
 
+/* ---- Ctrl-C --------------------------------------------------------------
+ * While the REPL evaluates a line, SIGINT sets a hook that raises an error
+ * at the next Lua instruction, returning to the prompt instead of killing
+ * the session (the approach of luajit.c). */
+
+static lua_State *host_L;
+static volatile sig_atomic_t sigint_seen;
+
+static void interrupted_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted");
+}
+
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
+  if (host_L)
+    lua_sethook(host_L, interrupted_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* At the prompt, Ctrl-C only notes itself and interrupts the read (no
+ * SA_RESTART), so readline returns and the REPL starts a fresh line. */
+static void on_sigint_prompt(int sig) {
+  (void)sig;
+  sigint_seen = 1;
+}
+
+/* Called through the FFI by lua/pixjit/repl.lua: mode 1 around each
+ * evaluation, 2 while reading a line, 0 to restore the default. */
+void pixjit_host_interruptible(int mode);
+void pixjit_host_interruptible(int mode) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = mode == 1 ? on_sigint : mode == 2 ? on_sigint_prompt : SIG_DFL;
+  sigaction(SIGINT, &sa, NULL);
+  if (mode != 1 && host_L) lua_sethook(host_L, NULL, 0, 0);
+}
+
+/* Whether Ctrl-C was pressed at the prompt since the last call. */
+int pixjit_host_take_sigint(void);
+int pixjit_host_take_sigint(void) {
+  int seen = sigint_seen;
+  sigint_seen = 0;
+  return seen;
+}
+
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
@@ -105,6 +152,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pixjit: cannot create the Lua state (out of memory)\n");
     return 1;
   }
+  host_L = L;
   lua_pushcfunction(L, traceback);
   lua_pushcfunction(L, run_host);
   lua_pushinteger(L, argc);
