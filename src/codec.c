@@ -100,7 +100,7 @@ bool pj_bytes_append(pj_bytes *b, const void *p, size_t n) {
 
 void pj_encode_opts_default(pj_encode_opts *opts) {
   opts->format = PJ_FMT_UNKNOWN;
-  opts->compression = 6;
+  opts->compression = 1; /* as cv2.imwrite: fast, and flat images still compress well */
   opts->quality = 90;
   opts->progressive = 0;
 }

@@ -154,6 +154,9 @@ int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size) {
   }
   png_set_write_fn(png, &bytes, write_mem, flush_mem);
   png_set_compression_level(png, level);
+  /* libpng's adaptive filtering tries every filter on every row, which
+   * costs more than zlib at fast levels; SUB alone keeps most of the gain. */
+  if (level <= 3) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
   png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
                types[img->channels], PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
