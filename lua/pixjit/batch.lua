@@ -169,6 +169,8 @@ local function load_job(path)
   end
   for i, s in ipairs(job.steps) do
     if type(s) == "string" then s = { s }; job.steps[i] = s end
+    -- JSON jobs name a step with "step": {"step": "main_colors", "n": 6}.
+    if type(s) == "table" and s[1] == nil and s.step ~= nil then s[1] = s.step end
     if type(s) == "table" then
       if not STEPS[s[1]] then
         local names = {}

@@ -146,6 +146,17 @@ return { output = "]] .. root .. [[/resumed", steps = {
     assert.are.equal("0\n", leftovers)
   end)
 
+  it("accepts jobs in JSON", function()
+    local job = H.write("batch/job.json", '{"output": "' .. root .. '/json", "steps": ["load", ' ..
+      '{"step": "main_colors", "n": 1}, {"step": "write_colors", "name": "{stem}.top.json"}]}')
+    local text, rc = run(job .. " --input " .. root .. "/in/img04.png --quiet")
+    assert.are.equal(0, rc, text)
+    local f = assert(io.open(root .. "/json/img04.top.json"))
+    -- 44x30 pixels, less 25 white and 5 transparent.
+    assert.are.same({ { r = 40, g = 200, b = 0, count = 1290 } }, cjson.decode(f:read("*a")))
+    f:close()
+  end)
+
   it("names bad jobs and bad flags", function()
     local text, rc = run(H.write("batch/bad.lua", "return { steps = { { 'blur' } }, output = 'x', inputs = 'y' }"))
     assert.are.equal(1, rc)
