@@ -25,11 +25,20 @@ CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJ := $(HOST_SRC:src/host/%.c=$(BUILD)/obj/host/%.o)
 TEST_SRC := $(wildcard tests/c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+# Fuzz targets also built as replay programs over their regression corpus.
+REPLAY_BIN := $(BUILD)/fuzz-replay/decode $(BUILD)/fuzz-replay/crop \
+	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads
 HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all deps test check asan valgrind bench demo clean fuzz
 
-all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN)
+# `make fuzz FUZZ_SECONDS=N`: every libFuzzer target for N seconds (clang).
+FUZZ_SECONDS ?= 60
+fuzz: all
+	@scripts/deps.sh fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
 
 # Installs missing Debian packages once per build directory.
 $(BUILD)/.deps: scripts/deps.sh
@@ -60,6 +69,15 @@ $(BUILD)/libpixjit.so: $(CORE_OBJ)
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDLIBS) -lz -lpthread
+
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(CORE_OBJ) $(LDLIBS)
+
+$(BUILD)/fuzz-replay/quads: tests/fuzz/fuzz_quads.c tests/fuzz/replay.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPIXJIT_LUA_DIR='"$(CURDIR)/lua"' -Wl,--export-dynamic -o $@ $< \
+		tests/fuzz/replay.c $(CORE_OBJ) $(HOST_LDLIBS) $(LDLIBS)
 
 test: all
 	@PIXJIT=$(HOST_BIN) BUILD=$(BUILD) tests/run.sh

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pixjit needs to build and test, when missing.
-# Usage: scripts/deps.sh [build|test|bench]   (each level includes the ones before)
+# Usage: scripts/deps.sh [build|test|bench|fuzz]   (test, bench and fuzz include build)
 set -euo pipefail
 level=${1:-test}
 
 pkgs=(gcc make pkg-config libluajit-5.1-dev luajit libpng-dev libjpeg62-turbo-dev libedit-dev lua-cjson)
-[ "$level" = test ] || [ "$level" = bench ] && pkgs+=(lua-busted valgrind)
+[ "$level" != build ] && pkgs+=(lua-busted valgrind)
 [ "$level" = bench ] && pkgs+=(python3-numpy python3-opencv libopencv-dev g++)
+[ "$level" = fuzz ] && pkgs+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

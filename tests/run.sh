@@ -17,7 +17,7 @@ fi
 passed=0 failed=0 skipped=0
 tally() { # suite-name output-file exit-code
   local line
-  line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+  line=$(grep -E "^[a-z ]+: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n 1)
   if [ -z "$line" ]; then
     echo "$1: died without a summary (exit $3)"
     failed=$((failed + 1))
@@ -44,6 +44,23 @@ for t in "$BUILD"/tests/test_*; do
   cat "$tmp/$name.out"
   tally "$name" "$tmp/$name.out" "$rc"
 done
+
+# Fuzz targets replayed over their regression corpus and seeds.
+data_dirs=()
+[ -n "${PIXJIT_DATA:-}" ] && data_dirs=("$PIXJIT_DATA/crashers" "$PIXJIT_DATA/pngsuite")
+replay() { # name binary dirs...
+  local name=$1 bin=$2
+  shift 2
+  [ -x "$bin" ] || return
+  "$bin" "$@" >"$tmp/$name.out" 2>&1
+  local rc=$?
+  cat "$tmp/$name.out"
+  tally "$name" "$tmp/$name.out" "$rc"
+}
+replay fuzz-decode "$BUILD/fuzz-replay/decode" tests/fuzz/regressions/png tests/fuzz/regressions/jpeg "${data_dirs[@]}"
+replay fuzz-crop "$BUILD/fuzz-replay/crop" tests/fuzz/regressions/crop
+replay fuzz-colors "$BUILD/fuzz-replay/colors" tests/fuzz/regressions/colors
+replay fuzz-quads "$BUILD/fuzz-replay/quads" tests/fuzz/regressions/quads tests/fuzz/seeds/quads
 
 "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua tests/spec >"$tmp/lua.out" 2>&1
 rc=$?

@@ -37,6 +37,22 @@ M.image_ptr = image_ptr
 
 -- ---- Errors ---------------------------------------------------------------
 
+-- Directory of the module's sources, to tell pixjit's frames from users'.
+local OWN = debug.getinfo(1, "S").source:match("^@(.*/)[^/]+$") or "\0"
+
+-- Raises msg at the first stack frame outside pixjit's own modules, so a
+-- message points at the user's line however deep the check sat.
+function M.raise(msg)
+  local k = 2
+  while true do
+    local info = debug.getinfo(k, "S")
+    if not info then break end
+    if info.source:sub(1, 1) ~= "@" or info.source:sub(2, #OWN + 1) ~= OWN then break end
+    k = k + 1
+  end
+  error(msg, k)
+end
+
 -- Raises "fname: msg" at the caller of the public function (level 3 from
 -- here: check helper -> public function -> user code).
 function M.fail(fname, msg, level)
@@ -69,12 +85,12 @@ M.describe = describe
 -- Integer argument in [lo, hi] (either may be nil).
 function M.int(fname, name, v, lo, hi)
   if type(v) ~= "number" or v ~= v or v % 1 ~= 0 or v == math.huge or v == -math.huge then
-    error(string.format("%s: %s must be an integer, got %s", fname, name, describe(v)), 3)
+    M.raise(string.format("%s: %s must be an integer, got %s", fname, name, describe(v)))
   end
   if (lo and v < lo) or (hi and v > hi) then
     local range = lo and hi and string.format("%d to %d", lo, hi)
       or lo and string.format(">= %d", lo) or string.format("<= %d", hi)
-    error(string.format("%s: %s must be %s, got %s", fname, name, range, describe(v)), 3)
+    M.raise(string.format("%s: %s must be %s, got %s", fname, name, range, describe(v)))
   end
   return v
 end
@@ -82,18 +98,19 @@ end
 -- Finite number argument in [lo, hi].
 function M.num(fname, name, v, lo, hi)
   if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
-    error(string.format("%s: %s must be a finite number, got %s", fname, name, describe(v)), 3)
+    M.raise(string.format("%s: %s must be a finite number, got %s", fname, name, describe(v)))
   end
   if (lo and v < lo) or (hi and v > hi) then
-    error(string.format("%s: %s must be between %s and %s, got %s", fname, name,
-                        tostring(lo), tostring(hi), describe(v)), 3)
+    local range = lo and hi and string.format("between %s and %s", tostring(lo), tostring(hi))
+      or lo and ">= " .. tostring(lo) or "<= " .. tostring(hi)
+    M.raise(string.format("%s: %s must be %s, got %s", fname, name, range, describe(v)))
   end
   return v
 end
 
 function M.str(fname, name, v)
   if type(v) ~= "string" then
-    error(string.format("%s: %s must be a string, got %s", fname, name, describe(v)), 3)
+    M.raise(string.format("%s: %s must be a string, got %s", fname, name, describe(v)))
   end
   return v
 end
@@ -105,10 +122,10 @@ end
 -- A live image (not nil, not another type, not freed).
 function M.image(fname, name, v)
   if not M.is_image(v) then
-    error(string.format("%s: %s must be an image, got %s", fname, name, describe(v)), 3)
+    M.raise(string.format("%s: %s must be an image, got %s", fname, name, describe(v)))
   end
   if v.data == nil then
-    error(string.format("%s: %s has been freed", fname, name), 3)
+    M.raise(string.format("%s: %s has been freed", fname, name))
   end
   return v
 end
@@ -118,15 +135,15 @@ end
 function M.opts(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fname, describe(opts)), 3)
+    M.raise(string.format("%s: options must be a table, got %s", fname, describe(opts)))
   end
   for k in pairs(opts) do
     if not allowed[k] then
       local names = {}
       for n in pairs(allowed) do names[#names + 1] = n end
       table.sort(names)
-      error(string.format("%s: unknown option %s (known: %s)", fname, describe(k),
-                          table.concat(names, ", ")), 3)
+      M.raise(string.format("%s: unknown option %s (known: %s)", fname, describe(k),
+                            table.concat(names, ", ")))
     end
   end
   return opts
@@ -167,12 +184,9 @@ end
 M.account = account
 
 -- Wraps a new reference from C: NULL becomes a Lua error naming fname,
--- raised `level` frames up.  Callers assign the result before returning it:
--- a tail call would drop their frame and shift the level.
-function M.wrap(fname, p, level)
-  if p == nil then
-    error(fname .. ": " .. M.errmsg(), (level or 1) + 1)
-  end
+-- raised at the user's line.
+function M.wrap(fname, p)
+  if p == nil then M.raise(fname .. ": " .. M.errmsg()) end
   ffi.gc(p, C.pj_image_release)
   account()
   return p

@@ -191,17 +191,54 @@ local function crop_quads(img, quads, opts)
   return crops, errors
 end
 
-local READ_OPTS = { max_bytes = true, max_quads = true }
+local PARSE_OPTS = { max_bytes = true, max_quads = true, max_depth = true, name = true }
+
+-- One decoder for the module: a lua-cjson instance owns malloc'd buffers,
+-- so one per call would leave garbage the C heap cannot see.
+local json = require("cjson").new()
+
+-- The limits of read_quads and parse_quads, checked before any work.
+local function quad_limits(f, opts)
+  return opts.max_bytes == nil and 256 * 2^20 or int(f, "opts.max_bytes", opts.max_bytes, 1),
+         opts.max_quads == nil and 1000000 or int(f, "opts.max_quads", opts.max_quads, 0),
+         opts.max_depth == nil and 8 or int(f, "opts.max_depth", opts.max_depth, 3, 1000)
+end
+
+-- Shared by read_quads and parse_quads: checks size, nesting and shape.
+-- Errors are raised at `level` from here (3: the public function's caller).
+local function quads_from_json(f, text, name, opts, level)
+  local max_bytes, max_quads, max_depth = quad_limits(f, opts)
+  if #text > max_bytes then
+    error(string.format("%s: %s: %d bytes exceed max_bytes (%d); raise it in opts", f, name, #text, max_bytes), level)
+  end
+  json.decode_max_depth(max_depth) -- quads nest 3 deep; deeper input is garbage
+  local ok, data = pcall(json.decode, text)
+  if not ok then
+    local msg = tostring(data)
+    if msg:find("nested", 1, true) then
+      msg = msg .. string.format(" (max_depth is %d; raise it in opts)", max_depth)
+    end
+    error(f .. ": " .. name .. ": invalid JSON: " .. msg, level)
+  end
+  if type(data) ~= "table" then error(f .. ": " .. name .. ": expected a JSON array of quads", level) end
+  if #data > max_quads then
+    error(string.format("%s: %s: %d quads exceed max_quads (%d); raise it in opts", f, name, #data, max_quads), level)
+  end
+  for i = 1, #data do
+    local ok2, why = points(data[i])
+    if not ok2 then error(string.format("%s: %s: quad %d %s", f, name, i, why), level) end
+  end
+  return data
+end
 
 -- pj.read_quads(path [, opts]) -> quads: JSON [[[x,y],[x,y],[x,y],[x,y]], ...]
--- opts.max_bytes (default 256 MiB) and opts.max_quads (1,000,000) bound
--- what a file can make pixjit allocate.
+-- opts.max_bytes (default 256 MiB), opts.max_quads (1,000,000) and
+-- opts.max_depth (JSON nesting, 8) bound what a file can make pixjit do.
 local function read_quads(path, opts)
   local f = "pixjit.read_quads"
   core.str(f, "path", path)
-  opts = core.opts(f, opts, READ_OPTS)
-  local max_bytes = opts.max_bytes == nil and 256 * 2^20 or int(f, "opts.max_bytes", opts.max_bytes, 1)
-  local max_quads = opts.max_quads == nil and 1000000 or int(f, "opts.max_quads", opts.max_quads, 0)
+  opts = core.opts(f, opts, PARSE_OPTS)
+  local max_bytes = quad_limits(f, opts)
   local fh, err = io.open(path, "rb")
   if not fh then error(f .. ": " .. err, 2) end
   local size = fh:seek("end")
@@ -212,24 +249,25 @@ local function read_quads(path, opts)
   fh:seek("set")
   local text = fh:read("*a")
   fh:close()
-  local cjson = require("cjson").new()
-  cjson.decode_max_depth(8) -- quads nest 3 deep; anything deeper is garbage
-  local ok, data = pcall(cjson.decode, text)
-  if not ok then error(f .. ": " .. path .. ": invalid JSON: " .. tostring(data), 2) end
-  if type(data) ~= "table" then error(f .. ": " .. path .. ": expected a JSON array of quads", 2) end
-  if #data > max_quads then
-    error(string.format("%s: %s: %d quads exceed max_quads (%d); raise it in opts", f, path, #data, max_quads), 2)
-  end
-  for i = 1, #data do
-    local ok2, why = points(data[i])
-    if not ok2 then error(string.format("%s: %s: quad %d %s", f, path, i, why), 2) end
-  end
-  return data
+  local q = quads_from_json(f, text, path, opts, 3)
+  return q
+end
+
+-- pj.parse_quads(text [, opts]) -> quads, from JSON in a string; opts as
+-- read_quads, plus name (for messages).
+local function parse_quads(text, opts)
+  local f = "pixjit.parse_quads"
+  core.str(f, "text", text)
+  opts = core.opts(f, opts, PARSE_OPTS)
+  quad_limits(f, opts)
+  local q = quads_from_json(f, text, opts.name and core.str(f, "opts.name", opts.name) or "<string>", opts, 3)
+  return q
 end
 
 function M.install(pj, methods)
   pj.perspective = perspective
   pj.read_quads = read_quads
+  pj.parse_quads = parse_quads
   methods.warp_perspective = warp_perspective
   methods.crop_quads = crop_quads
 end
