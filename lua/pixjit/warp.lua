@@ -191,6 +191,7 @@ local function crop_quads(img, quads, opts)
   return crops, errors
 end
 
+local READ_OPTS = { max_bytes = true, max_quads = true, max_depth = true }
 local PARSE_OPTS = { max_bytes = true, max_quads = true, max_depth = true, name = true }
 
 -- One decoder for the module: a lua-cjson instance owns malloc'd buffers,
@@ -205,11 +206,10 @@ local function quad_limits(f, opts)
 end
 
 -- Shared by read_quads and parse_quads: checks size, nesting and shape.
--- Errors are raised at `level` from here (3: the public function's caller).
-local function quads_from_json(f, text, name, opts, level)
+local function quads_from_json(f, text, name, opts)
   local max_bytes, max_quads, max_depth = quad_limits(f, opts)
   if #text > max_bytes then
-    error(string.format("%s: %s: %d bytes exceed max_bytes (%d); raise it in opts", f, name, #text, max_bytes), level)
+    core.raise(string.format("%s: %s: %d bytes exceed max_bytes (%d); raise it in opts", f, name, #text, max_bytes))
   end
   json.decode_max_depth(max_depth) -- quads nest 3 deep; deeper input is garbage
   local ok, data = pcall(json.decode, text)
@@ -218,15 +218,15 @@ local function quads_from_json(f, text, name, opts, level)
     if msg:find("nested", 1, true) then
       msg = msg .. string.format(" (max_depth is %d; raise it in opts)", max_depth)
     end
-    error(f .. ": " .. name .. ": invalid JSON: " .. msg, level)
+    core.raise(f .. ": " .. name .. ": invalid JSON: " .. msg)
   end
-  if type(data) ~= "table" then error(f .. ": " .. name .. ": expected a JSON array of quads", level) end
+  if type(data) ~= "table" then core.raise(f .. ": " .. name .. ": expected a JSON array of quads") end
   if #data > max_quads then
-    error(string.format("%s: %s: %d quads exceed max_quads (%d); raise it in opts", f, name, #data, max_quads), level)
+    core.raise(string.format("%s: %s: %d quads exceed max_quads (%d); raise it in opts", f, name, #data, max_quads))
   end
   for i = 1, #data do
     local ok2, why = points(data[i])
-    if not ok2 then error(string.format("%s: %s: quad %d %s", f, name, i, why), level) end
+    if not ok2 then core.raise(string.format("%s: %s: quad %d %s", f, name, i, why)) end
   end
   return data
 end
@@ -237,7 +237,7 @@ end
 local function read_quads(path, opts)
   local f = "pixjit.read_quads"
   core.str(f, "path", path)
-  opts = core.opts(f, opts, PARSE_OPTS)
+  opts = core.opts(f, opts, READ_OPTS)
   local max_bytes = quad_limits(f, opts)
   local fh, err = io.open(path, "rb")
   if not fh then error(f .. ": " .. err, 2) end
@@ -249,8 +249,7 @@ local function read_quads(path, opts)
   fh:seek("set")
   local text = fh:read("*a")
   fh:close()
-  local q = quads_from_json(f, text, path, opts, 3)
-  return q
+  return quads_from_json(f, text, path, opts)
 end
 
 -- pj.parse_quads(text [, opts]) -> quads, from JSON in a string; opts as
@@ -260,8 +259,7 @@ local function parse_quads(text, opts)
   core.str(f, "text", text)
   opts = core.opts(f, opts, PARSE_OPTS)
   quad_limits(f, opts)
-  local q = quads_from_json(f, text, opts.name and core.str(f, "opts.name", opts.name) or "<string>", opts, 3)
-  return q
+  return quads_from_json(f, text, opts.name and core.str(f, "opts.name", opts.name) or "<string>", opts)
 end
 
 function M.install(pj, methods)
