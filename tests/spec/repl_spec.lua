@@ -38,11 +38,13 @@ end)
 describe("the REPL on a terminal", function()
   local has_script = H.sh("command -v script"):match("script") ~= nil
 
+  -- Keystrokes are paced by sleeps (a terminal has no other handshake);
+  -- the margins are generous so a loaded machine still keeps up.
   local function session(steps)
-    local parts = { "sleep 0.8" }
+    local parts = { "sleep 1.5" }
     for _, s in ipairs(steps) do
       parts[#parts + 1] = "printf '" .. s[1] .. "'"
-      parts[#parts + 1] = "sleep " .. (s[2] or 0.4)
+      parts[#parts + 1] = "sleep " .. 1.5 * (s[2] or 0.4)
     end
     parts[#parts + 1] = "printf '\\004'"
     local hist = H.tmp .. "/history"
