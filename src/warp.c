@@ -672,25 +672,27 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
                    (long long)total);
       goto done;
     }
-  }
-
-  /* 3. Warp: one crop per task, dynamically scheduled since crop sizes
-   * vary by two orders of magnitude; each crop runs on one thread, which
-   * also makes its handle (a view of the shared buffer). */
-  int nomem = 0;
-#pragma omp parallel num_threads(T)
-  {
-    uint8_t *mine = scratch_all ? scratch_all + scratch * (size_t)omp_get_thread_num() : NULL;
-#pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++) {
       if (status[i]) continue;
       int32_t ow = plan[i].rotate ? plan[i].wh : plan[i].ww;
       int32_t oh = plan[i].rotate ? plan[i].ww : plan[i].wh;
       out[i] = pj_image_carve(base, plan[i].off, ow, oh, C);
       if (!out[i]) {
-        nomem = 1;
-        continue;
+        for (int32_t k = 0; k < i; k++) pj_image_release(out[k]), out[k] = NULL;
+        rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory");
+        goto done;
       }
+    }
+  }
+
+  /* 3. Warp: one crop per task, dynamically scheduled since crop sizes
+   * vary by two orders of magnitude; each crop runs on one thread. */
+#pragma omp parallel num_threads(T)
+  {
+    uint8_t *mine = scratch_all ? scratch_all + scratch * (size_t)omp_get_thread_num() : NULL;
+#pragma omp for schedule(dynamic, 4)
+    for (int32_t i = 0; i < n; i++) {
+      if (status[i]) continue;
       if (!plan[i].rotate) {
         warp_rows(&plan[i].job, out[i], 0, plan[i].wh);
       } else {
@@ -700,10 +702,6 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
         rotate_ccw(&tmp, out[i]);
       }
     }
-  }
-  if (nomem) {
-    for (int32_t k = 0; k < n; k++) pj_image_release(out[k]), out[k] = NULL;
-    rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory");
   }
 done:
   pj_image_release(base);
