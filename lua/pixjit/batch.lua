@@ -304,43 +304,56 @@ M.run_input = run_input
 
 -- ---- Workers ------------------------------------------------------------------
 
--- Forks a worker; `others` are the live workers, whose pipe ends the child
--- must close (else they would never see end of file when retired).
-local function spawn(job, out, inputs, kthreads, others)
+-- Starts a worker: fork, then exec a fresh pixjit in worker mode, so no
+-- state of this process (an OpenMP thread pool a job file started, which
+-- a forked child would deadlock on, or the Lua heap) carries over.  Tasks
+-- go to the worker on its fd 3 and results come back on its fd 4, so a
+-- step that prints to stdout cannot disturb them.  The pipes are
+-- close-on-exec, so workers never hold each other's ends.
+local function spawn(job_path, out, kthreads)
   local to, from = ffi.new("int[2]"), ffi.new("int[2]")
-  if sys.C.pipe(to) ~= 0 or sys.C.pipe(from) ~= 0 then error("--batch: pipe: " .. sys.errstr(), 0) end
+  if sys.C.pipe2(to, sys.O_CLOEXEC) ~= 0 or sys.C.pipe2(from, sys.O_CLOEXEC) ~= 0 then
+    error("--batch: pipe: " .. sys.errstr(), 0)
+  end
+  local argv = ffi.new("char *[6]")
+  local keep = { "pixjit", "--batch-worker", job_path, out, tostring(kthreads) }
+  for i, a in ipairs(keep) do argv[i - 1] = ffi.cast("char *", a) end
   io.stdout:flush()
   io.stderr:flush()
   local pid = sys.C.fork()
   if pid < 0 then error("--batch: fork: " .. sys.errstr(), 0) end
   if pid == 0 then
-    -- Worker: die with the parent (PR_SET_PDEATHSIG = 1, SIGKILL = 9).
-    sys.C.prctl(1, 9, 0, 0, 0)
-    for _, o in pairs(others) do
-      sys.C.close(o.wfd)
-      sys.C.close(o.rfd)
-    end
-    sys.C.close(to[1])
-    sys.C.close(from[0])
-    pj.threads(kthreads)
-    local rd, wfd = sys.reader(to[0]), from[1]
-    while true do
-      local line = rd.line()
-      while not line do
-        if not rd.fill() then sys.C._exit(0) end
-        line = rd.line()
-      end
-      local idx = tonumber(line)
-      local ok, res = pcall(run_input, job, out, inputs[idx])
-      if not ok then res = { path = inputs[idx], status = "error", error = tostring(res), ms = {} } end
-      res.index = idx
-      if not sys.write_all(wfd, cjson.encode(res) .. "\n") then sys.C._exit(1) end
-      collectgarbage()
-    end
+    sys.C.prctl(1, 9, 0, 0, 0) -- PR_SET_PDEATHSIG, SIGKILL: die with the parent
+    sys.C.dup2(to[0], 3)
+    sys.C.dup2(from[1], 4)
+    sys.C.execv("/proc/self/exe", argv)
+    sys.C._exit(127)
   end
   sys.C.close(to[0])
   sys.C.close(from[1])
-  return { pid = pid, wfd = to[1], rfd = from[0], reader = sys.reader(from[0]), task = nil }
+  return { pid = pid, wfd = to[1], rfd = from[0], reader = sys.reader(from[0]), task = nil,
+           argv = keep }
+end
+
+-- Worker mode (bin/pixjit --batch-worker JOB OUT THREADS): reads input
+-- paths (JSON strings, one a line) on fd 3, writes one JSON result a line
+-- on fd 4, until fd 3 closes.
+function M.worker(job_path, out, kthreads)
+  local job = load_job(job_path)
+  pj.threads(tonumber(kthreads) or 1)
+  local rd = sys.reader(3)
+  while true do
+    local line = rd.line()
+    while not line do
+      if not rd.fill() then return 0 end
+      line = rd.line()
+    end
+    local path = cjson.decode(line)
+    local ok, res = pcall(run_input, job, out, path)
+    if not ok then res = { path = path, status = "error", error = tostring(res), ms = {} } end
+    if not sys.write_all(4, cjson.encode(res) .. "\n") then return 1 end
+    collectgarbage()
+  end
 end
 
 local function retire(w)
@@ -442,11 +455,11 @@ function M.run(opts)
     if next_task > #todo then return false end
     w.task = next_task
     next_task = next_task + 1
-    if not sys.write_all(w.wfd, tostring(w.task) .. "\n") then return false end
+    if not sys.write_all(w.wfd, cjson.encode(todo[w.task]) .. "\n") then return false end
     return true
   end
   for i = 1, workers_n do
-    workers[i] = spawn(job, out, todo, kthreads, workers)
+    workers[i] = spawn(opts.job, out, kthreads)
     assign(workers[i])
   end
   local pfds = ffi.new("pj_pollfd[?]", workers_n)
@@ -476,8 +489,7 @@ function M.run(opts)
           end
           sys.C.close(w.wfd)
           sys.C.close(w.rfd)
-          workers[i] = nil
-          workers[i] = spawn(job, out, todo, kthreads, workers)
+          workers[i] = spawn(opts.job, out, kthreads)
           assign(workers[i])
         end
       end

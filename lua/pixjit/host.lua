@@ -111,6 +111,13 @@ function M.main(argv)
     elseif a == "--threads" then actions[#actions + 1] = { "threads", need(a) }
     elseif a:match("^%-%-threads=") then actions[#actions + 1] = { "threads", a:match("=(.*)") }
     elseif a == "--info" then actions[#actions + 1] = { "info" }
+    elseif a == "--batch-worker" then
+      -- Internal: a batch worker process (see pixjit.batch).
+      local job, out, threads = need(a), need(a), need(a)
+      _G.pj = require "pixjit"
+      local code
+      if not protected(function() code = require("pixjit.batch").worker(job, out, threads) end) then return 1 end
+      return code
     elseif a == "--batch" then batch = batch or {}; batch.job = need(a)
     elseif a == "--input" then batch = batch or {}; batch.inputs = batch.inputs or {}; table.insert(batch.inputs, need(a))
     elseif a == "--output" then batch = batch or {}; batch.output = need(a)

@@ -9,6 +9,9 @@ pid_t fork(void);
 pid_t getpid(void);
 void _exit(int status);
 int pipe(int fds[2]);
+int pipe2(int fds[2], int flags);
+int dup2(int from, int to);
+int execv(const char *path, char *const argv[]);
 long read(int fd, void *buf, size_t n);
 long write(int fd, const void *buf, size_t n);
 int close(int fd);
@@ -33,6 +36,7 @@ local C = ffi.C
 local M = {}
 
 M.GLOB_MARK, M.GLOB_BRACE, M.GLOB_TILDE = 2, 1024, 4096
+M.O_CLOEXEC = 524288
 
 -- Paths matching pattern, sorted; directories end in "/".
 function M.glob(pattern)

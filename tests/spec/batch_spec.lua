@@ -149,6 +149,20 @@ return { output = "]] .. root .. [[/resumed", steps = {
     assert.are.equal("0\n", leftovers)
   end)
 
+  it("does not hang when the job file runs a parallel kernel as it loads", function()
+    -- The parent's OpenMP pool must not reach the workers: one input, so
+    -- one worker with every kernel thread.
+    local job = H.write("batch/kernel_at_load.lua", [[
+local warm = pj.new(400, 400, 3):convert(1)
+return { output = "]] .. root .. [[/warm", steps = { { "load" }, { "resize", w = 300, h = 300 },
+  { "main_colors", n = 2 }, { "write_colors" } } }
+]])
+    local text, rc = H.sh("timeout 30 " .. H.pixjit .. " --batch " .. job .. " --input " .. root ..
+                          "/in/img01.png --threads 2 --quiet")
+    assert.are.equal(0, rc, text)
+    assert.is_truthy(io.open(root .. "/warm/img01.colors.json"))
+  end)
+
   it("accepts jobs in JSON", function()
     local job = H.write("batch/job.json", '{"output": "' .. root .. '/json", "steps": ["load", ' ..
       '{"step": "main_colors", "n": 1}, {"step": "write_colors", "name": "{stem}.top.json"}]}')
