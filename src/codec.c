@@ -161,8 +161,8 @@ int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts) {
   if (o.format == PJ_FMT_UNKNOWN) o.format = format_of_path(path);
   if (o.format == PJ_FMT_UNKNOWN)
     return pj_fail(PJ_EARG, "%s: unknown image extension (use .png, .jpg or .jpeg)", path);
-  uint8_t *data;
-  size_t size;
+  uint8_t *data = NULL;
+  size_t size = 0;
   int rc = pj_encode(img, &o, &data, &size);
   if (rc) return pj_fail_prefix(path);
   FILE *fp = fopen(path, "wb");

@@ -52,7 +52,7 @@ void pj_buffer_release(pj_buffer *b) {
   }
 }
 
-uint8_t *pj_buffer_data(pj_buffer *b) { return b->data; }
+void *pj_buffer_data(pj_buffer *b) { return b->data; }
 
 int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
                   int32_t *stride) {

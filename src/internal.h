@@ -33,7 +33,7 @@ pj_image *pj_image_alloc(int32_t w, int32_t h, int32_t c);
 
 /* Raw buffer API for other refcounted objects (tensors). */
 pj_buffer *pj_buffer_new(size_t bytes, bool zero);
-uint8_t *pj_buffer_data(pj_buffer *b);
+void *pj_buffer_data(pj_buffer *b);
 void pj_buffer_release(pj_buffer *b);
 
 /* Image over a new buffer of `bytes` bytes, with fields unset; used by

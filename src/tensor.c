@@ -46,7 +46,7 @@ static pj_tensor *tensor_alloc(int32_t ndim, const int64_t *shape, bool zero) {
     if (b) pj_buffer_release(b);
     return pj_fail_null(PJ_ENOMEM, "tensor: out of memory for %lld floats", (long long)n);
   }
-  t->data = (float *)pj_buffer_data(b);
+  t->data = pj_buffer_data(b);
   t->ndim = ndim;
   for (int i = 0; i < ndim; i++) t->dims[i] = shape[i];
   t->buf = b;

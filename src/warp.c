@@ -576,7 +576,7 @@ typedef struct crop_plan {
 /* Works out size, rotation and matrix of quad q; PJ_OK or its reason. */
 static int plan_quad(const pj_image *src, const float *q, const pj_crop_opts *o,
                      crop_plan *p) {
-  int32_t w, h;
+  int32_t w = 0, h = 0;
   int rc = pj_quad_size(q, &w, &h);
   if (rc) return rc;
   p->rotate = o->rotate_tall && (double)h / w >= o->rotate_ratio;
@@ -594,7 +594,7 @@ static int plan_quad(const pj_image *src, const float *q, const pj_crop_opts *o,
   p->wh = (int32_t)(p->rotate ? fw : fh);
   float dst[8] = {0, 0, (float)(p->ww - 1), 0, (float)(p->ww - 1), (float)(p->wh - 1),
                   0, (float)(p->wh - 1)};
-  double m[9];
+  double m[9] = {0};
   if (pj_perspective(q, dst, m) || !invert3(m, p->job.inv))
     return pj_fail(PJ_ESINGULAR, "quad is degenerate (collinear or repeated corners)");
   job_init(&p->job, src, &o->warp);
