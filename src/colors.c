@@ -88,6 +88,17 @@ static inline void topn_offer(topn *h, int64_t count, uint32_t rgb) {
   }
 }
 
+/* A quantised key and where its entry sits in the output. */
+typedef struct key_pos {
+  uint32_t key;
+  int32_t pos;
+} key_pos;
+
+static int cmp_key(const void *pa, const void *pb) {
+  const key_pos *a = pa, *b = pb;
+  return a->key < b->key ? -1 : a->key > b->key;
+}
+
 /* ---- Pixel access ------------------------------------------------------- */
 
 typedef struct job {
@@ -358,19 +369,17 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
    * what a user would paint with (the bucket's corner would be biased). */
   if (o.bits < 8 && got > 0) {
     int64_t (*sums)[3] = calloc((size_t)got * T, sizeof *sums);
+    key_pos *kp = malloc(sizeof *kp * (size_t)got);
     uint32_t *keys = malloc(sizeof *keys * (size_t)got);
-    int32_t *idx = malloc(sizeof *idx * (size_t)got);
-    if (!sums || !keys || !idx) {
-      free(sums), free(keys), free(idx);
+    if (!sums || !kp || !keys) {
+      free(sums), free(kp), free(keys);
       goto nomem;
     }
-    /* Sorted keys with their output positions, for binary search. */
-    for (int32_t i = 0; i < got; i++) idx[i] = i;
-    for (int32_t i = 1; i < got; i++) /* insertion sort: got is small */
-      for (int32_t k = i; k > 0 && out[idx[k - 1]].rgb > out[idx[k]].rgb; k--) {
-        int32_t t = idx[k]; idx[k] = idx[k - 1]; idx[k - 1] = t;
-      }
-    for (int32_t i = 0; i < got; i++) keys[i] = out[idx[i]].rgb;
+    /* Keys sorted with their output positions, for binary search; n may be
+     * large, so a real sort. */
+    for (int32_t i = 0; i < got; i++) kp[i] = (key_pos){out[i].rgb, i};
+    qsort(kp, (size_t)got, sizeof *kp, cmp_key);
+    for (int32_t i = 0; i < got; i++) keys[i] = kp[i].key;
     job exact = j;
     exact.q = 0xFF;
 #pragma omp parallel num_threads(T)
@@ -394,11 +403,11 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
       for (int t = 0; t < T; t++)
         sr += sums[(size_t)t * got + i][0], sg += sums[(size_t)t * got + i][1],
             sb += sums[(size_t)t * got + i][2];
-      pj_color_count *e = &out[idx[i]];
+      pj_color_count *e = &out[kp[i].pos];
       int64_t c = e->count, h2 = c / 2;
       e->rgb = (uint32_t)(((sr + h2) / c) << 16 | ((sg + h2) / c) << 8 | ((sb + h2) / c));
     }
-    free(sums), free(keys), free(idx);
+    free(sums), free(keys), free(kp);
   }
 
   summary->counted = counted;

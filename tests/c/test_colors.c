@@ -209,6 +209,31 @@ static void test_large_paths(void) {
   pj_image_release(img);
 }
 
+/* Quantised counts with n in the hundreds of thousands: every bucket of a
+ * noisy image is returned, each once, and their counts add up. */
+static void test_quantised_many(void) {
+  pj_image *img = pj_image_new(600, 600, 3, 0);
+  for (size_t i = 0; i < (size_t)600 * 600 * 3; i++) img->data[i] = (uint8_t)rnd();
+  pj_colors_opts o;
+  pj_colors_opts_default(&o);
+  o.bits = 6;
+  int32_t n = 1 << 18; /* 2^(3*6) buckets at most */
+  pj_color_count *many = malloc(sizeof *many * (size_t)n);
+  pj_colors_summary s;
+  CHECK_EQ(pj_main_colors(img, n, &o, many, &s), PJ_OK);
+  CHECK_EQ(s.n, s.distinct);
+  int64_t sum = 0;
+  int bad = 0;
+  for (int32_t i = 0; i < s.n; i++) {
+    sum += many[i].count;
+    if (i && many[i].count > many[i - 1].count) bad++;
+  }
+  CHECK_EQ(sum, 600 * 600);
+  CHECK_EQ(bad, 0);
+  free(many);
+  pj_image_release(img);
+}
+
 static void test_palette(void) {
   uint32_t rgb[3] = {0xFF0000, 0x00FF00, 0x123456};
   pj_image *p = pj_palette(rgb, 3, 64, 512);
@@ -232,6 +257,7 @@ int main(void) {
   RUN(test_quantise_and_mask);
   RUN(test_random_small);
   RUN(test_large_paths);
+  RUN(test_quantised_many);
   RUN(test_palette);
   return finish("colors");
 }
