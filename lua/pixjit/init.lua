@@ -9,6 +9,7 @@
 local ffi = require "ffi"
 local core = require "pixjit.core"
 local methods = require "pixjit.image"
+local sys = require "pixjit.sys"
 
 local C = core.C
 local int, opts_check = core.int, core.opts
@@ -105,11 +106,6 @@ end
 -- pj.now() -> seconds from a monotonic clock (wall time, for timing).
 pj.now = core.now
 
-ffi.cdef [[
-int mkdir(const char *path, unsigned int mode);
-char *strerror(int errnum);
-]]
-
 -- pj.mkdir(path): creates a directory and its parents (like mkdir -p).
 function pj.mkdir(path)
   local f = "pixjit.mkdir"
@@ -117,11 +113,8 @@ function pj.mkdir(path)
   local sofar = path:sub(1, 1) == "/" and "/" or ""
   for part in path:gmatch("[^/]+") do
     sofar = sofar .. part
-    if ffi.C.mkdir(sofar, 493) ~= 0 then -- 0755
-      local e = ffi.errno()
-      if e ~= 17 then -- EEXIST
-        error(f .. ": " .. sofar .. ": " .. ffi.string(ffi.C.strerror(e)), 2)
-      end
+    if sys.C.mkdir(sofar, 493) ~= 0 and ffi.errno() ~= 17 then -- 0755; EEXIST is fine
+      error(f .. ": " .. sofar .. ": " .. sys.errstr(), 2)
     end
     sofar = sofar .. "/"
   end

@@ -9,8 +9,9 @@ local show = require "pixjit.show"
 
 local M = {}
 
+local sys = require "pixjit.sys"
+
 ffi.cdef [[
-int isatty(int fd);
 char *readline(const char *prompt);
 int add_history(const char *line);
 int read_history(const char *path);
@@ -32,7 +33,7 @@ int pixjit_host_take_sigint(void);
 local C = ffi.C
 
 function M.stdin_is_tty()
-  return C.isatty(0) == 1
+  return sys.isatty(0)
 end
 
 local function in_host()

@@ -1,7 +1,6 @@
 -- pixjit.show: how the REPL prints values: bounded pretty tables, a
 -- one-line image summary, and a small image preview in half-block
 -- characters on truecolor terminals (pj.show).
-local ffi = require "ffi"
 local core = require "pixjit.core"
 
 local M = {}
@@ -88,13 +87,11 @@ function M.show(img, opts)
   opts = core.opts("pixjit.show", opts, { preview = true, cols = true, rows = true })
   io.write(tostring(img), "\n")
   local want = opts.preview
-  if want == nil then want = M.truecolor() and ffi.C.isatty(1) == 1 end
+  if want == nil then want = M.truecolor() and require("pixjit.sys").isatty(1) end
   if want then
     for _, l in ipairs(M.preview(img, opts.cols, opts.rows)) do io.write(l, "\n") end
   end
 end
-
-ffi.cdef [[ int isatty(int fd); ]]
 
 function M.install(pj)
   pj.show = M.show

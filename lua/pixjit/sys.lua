@@ -1,5 +1,5 @@
--- pixjit.sys: the few POSIX calls the batch runner needs (processes, pipes,
--- poll, glob, rename), declared once for the FFI.
+-- pixjit.sys: the POSIX calls pixjit uses from Lua (processes, pipes,
+-- poll, glob, rename, mkdir, isatty), declared once for the FFI.
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -27,6 +27,7 @@ typedef struct pj_glob {
 int glob(const char *pattern, int flags, void *errfunc, pj_glob *g);
 void globfree(pj_glob *g);
 int rename(const char *from, const char *to);
+int mkdir(const char *path, unsigned int mode);
 int unlink(const char *path);
 int isatty(int fd);
 char *strerror(int errnum);
