@@ -80,8 +80,9 @@ static int32_t out_width(const pj_image *img, const pj_pack_opts *o) {
   return w > INT32_MAX ? INT32_MAX : (int32_t)w;
 }
 
+/* pj_pack; *pixels receives the output pixels written (for the stats). */
 static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts,
-                pj_tensor **out, int32_t *widths) {
+                pj_tensor **out, int32_t *widths, int64_t *pixels) {
   pj_pack_opts o;
   pj_pack_opts_default(&o);
   if (opts) o = *opts;
@@ -183,16 +184,15 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
     return pj_fail(PJ_ENOMEM, "pack: out of memory");
   }
   *out = t;
+  *pixels = 0;
+  for (int32_t i = 0; i < n; i++) *pixels += (int64_t)widths[i] * H;
   return PJ_OK;
 }
 
 int pj_pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts, pj_tensor **out,
             int32_t *widths) {
-  int64_t t0 = pj_clock_ns();
-  int rc = pack(imgs, n, opts, out, widths);
-  int64_t px = 0;
-  if (!rc)
-    for (int32_t i = 0; i < n; i++) px += (int64_t)widths[i] * (opts ? opts->height : 32);
+  int64_t t0 = pj_clock_ns(), px = 0;
+  int rc = pack(imgs, n, opts, out, widths, &px);
   pj_stats_add(PJ_KERNEL_PACK, t0, px);
   return rc;
 }

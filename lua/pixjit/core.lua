@@ -64,6 +64,14 @@ function M.errmsg()
   return ffi.string(C.pj_errmsg())
 end
 
+-- A byte count for people: "900.0 KiB".
+function M.fmt_bytes(n)
+  if n >= 2^30 then return string.format("%.1f GiB", n / 2^30)
+  elseif n >= 2^20 then return string.format("%.1f MiB", n / 2^20)
+  elseif n >= 2^10 then return string.format("%.1f KiB", n / 2^10) end
+  return string.format("%d B", n)
+end
+
 -- ---- Argument checks ------------------------------------------------------
 
 local function describe(v)

@@ -13,13 +13,7 @@ local mt = { __index = methods }
 
 local NAMES = { "gray", "gray+alpha", "RGB", "RGBA" }
 
-local function fmt_bytes(n)
-  if n >= 2^30 then return string.format("%.1f GiB", n / 2^30)
-  elseif n >= 2^20 then return string.format("%.1f MiB", n / 2^20)
-  elseif n >= 2^10 then return string.format("%.1f KiB", n / 2^10) end
-  return string.format("%d B", n)
-end
-methods._fmt_bytes = fmt_bytes
+local fmt_bytes = core.fmt_bytes
 
 function mt.__tostring(img)
   if img.data == nil then return "pixjit.image (freed)" end

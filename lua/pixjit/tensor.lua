@@ -99,7 +99,7 @@ function tmt.__tostring(t)
   local dims = {}
   for i = 0, t.ndim - 1 do dims[#dims + 1] = tostring(tonumber(t.dims[i])) end
   return string.format("pixjit.tensor float32 [%s] (%s)", table.concat(dims, " x "),
-                       require("pixjit.image")._fmt_bytes(numel(t) * 4))
+                       core.fmt_bytes(numel(t) * 4))
 end
 
 local function wrap_tensor(f, p, level)
