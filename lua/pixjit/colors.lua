@@ -110,8 +110,7 @@ local function palette(colors, opts)
   local width = opts.width == nil and 512 or int(f, "opts.width", opts.width, 1, 65536)
   local rgb = ffi.new("uint32_t[?]", #colors)
   for i = 1, #colors do rgb[i - 1] = packed(f, "colors[" .. i .. "]", colors[i]) end
-  local img = core.wrap(f, C.pj_palette(rgb, #colors, height, width), 2)
-  return img
+  return core.wrap(f, C.pj_palette(rgb, #colors, height, width))
 end
 
 function M.install(pj, methods)

@@ -32,22 +32,19 @@ function methods.view(img, x, y, w, h)
   int(f, "y", y, 0, img.height - 1)
   int(f, "w", w, 1, img.width - x)
   int(f, "h", h, 1, img.height - y)
-  local out = core.wrap(f, C.pj_image_view(img, x, y, w, h), 2)
-  return out
+  return core.wrap(f, C.pj_image_view(img, x, y, w, h))
 end
 
 function methods.clone(img)
   image("img:clone", "self", img)
-  local out = core.wrap("img:clone", C.pj_image_clone(img), 2)
-  return out
+  return core.wrap("img:clone", C.pj_image_clone(img))
 end
 
 -- img:convert(channels) -> copy with 1-4 channels (gray by BT.601).
 function methods.convert(img, channels)
   image("img:convert", "self", img)
   int("img:convert", "channels", channels, 1, 4)
-  local out = core.wrap("img:convert", C.pj_image_convert(img, channels), 2)
-  return out
+  return core.wrap("img:convert", C.pj_image_convert(img, channels))
 end
 
 function methods.get(img, x, y)

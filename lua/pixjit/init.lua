@@ -56,8 +56,7 @@ function pj.load(path, opts)
     local v = require("pixjit.tensor").decode_npy(f, bytes, path, lopts.max_pixels)
     return v
   end
-  local out = core.wrap(f, C.pj_load(path, o), 2)
-  return out
+  return core.wrap(f, C.pj_load(path, o))
 end
 
 -- pj.decode(bytes [, opts]) -> image from a string holding a PNG or JPEG.
@@ -71,8 +70,7 @@ function pj.decode(bytes, opts)
     local v = require("pixjit.tensor").decode_npy(f, bytes, name or "<memory>", lopts.max_pixels)
     return v
   end
-  local out = core.wrap(f, C.pj_decode(bytes, #bytes, name, o), 2)
-  return out
+  return core.wrap(f, C.pj_decode(bytes, #bytes, name, o))
 end
 
 -- pj.new(w, h, channels [, fill]) -> zero-filled (or filled) image.
@@ -81,7 +79,7 @@ function pj.new(w, h, channels, fill)
   int(f, "width", w, 1)
   int(f, "height", h, 1)
   int(f, "channels", channels, 1, 4)
-  local img = core.wrap(f, C.pj_image_new(w, h, channels, 0), 2)
+  local img = core.wrap(f, C.pj_image_new(w, h, channels, 0))
   if fill ~= nil and fill ~= 0 then
     if type(fill) ~= "number" and type(fill) ~= "table" then
       error(f .. ": fill must be a number or a table, got " .. core.describe(fill), 2)

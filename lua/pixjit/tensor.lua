@@ -29,22 +29,19 @@ local function resize(img, w, h, opts)
   int(f, "w", w, 1)
   int(f, "h", h, 1)
   opts = core.opts(f, opts, { interpolation = true })
-  local out = core.wrap(f, C.pj_image_resize(img, w, h, interp_of(f, opts.interpolation)), 2)
-  return out
+  return core.wrap(f, C.pj_image_resize(img, w, h, interp_of(f, opts.interpolation)))
 end
 
 -- img:to_gray() -> 1-channel image (BT.601, as cv2.cvtColor RGB2GRAY).
 local function to_gray(img)
   core.image("img:to_gray", "self", img)
-  local out = core.wrap("img:to_gray", C.pj_image_convert(img, 1), 2)
-  return out
+  return core.wrap("img:to_gray", C.pj_image_convert(img, 1))
 end
 
 -- img:swap_rb() -> copy with red and blue exchanged (RGB <-> BGR).
 local function swap_rb(img)
   core.image("img:swap_rb", "self", img)
-  local out = core.wrap("img:swap_rb", C.pj_image_swap_rb(img), 2)
-  return out
+  return core.wrap("img:swap_rb", C.pj_image_swap_rb(img))
 end
 
 -- img:pad(top, bottom, left, right [, value]) -> bordered copy.
@@ -63,8 +60,7 @@ local function pad(img, top, bottom, left, right, value)
     int(f, "value", value, 0, 255)
     for k = 0, 3 do px[k] = value end
   end
-  local out = core.wrap(f, C.pj_image_pad(img, top, bottom, left, right, px), 2)
-  return out
+  return core.wrap(f, C.pj_image_pad(img, top, bottom, left, right, px))
 end
 
 -- ---- Tensors -----------------------------------------------------------------
@@ -102,8 +98,8 @@ function tmt.__tostring(t)
                        core.fmt_bytes(numel(t) * 4))
 end
 
-local function wrap_tensor(f, p, level)
-  if p == nil then error(f .. ": " .. core.errmsg(), (level or 1) + 1) end
+local function wrap_tensor(f, p)
+  if p == nil then core.raise(f .. ": " .. core.errmsg()) end
   ffi.gc(p, C.pj_tensor_release)
   core.account()
   return p
@@ -118,8 +114,7 @@ local function tensor(shape)
   end
   local s = ffi.new("int64_t[4]")
   for i = 1, #shape do s[i - 1] = int(f, "shape[" .. i .. "]", shape[i], 0) end
-  local t = wrap_tensor(f, C.pj_tensor_new(#shape, s), 2)
-  return t
+  return wrap_tensor(f, C.pj_tensor_new(#shape, s))
 end
 
 -- t:get(i1, ..., ik) -> value (indices from 0).
@@ -233,7 +228,7 @@ function M.decode_npy(f, bytes, name, max_pixels)
                           f, name, w, h, max_pixels or 178956970), 3)
     end
     if #bytes - data + 1 < count then bad("truncated data") end
-    local img = core.wrap(f, C.pj_image_new(w, h, c, max_pixels or 0), 3)
+    local img = core.wrap(f, C.pj_image_new(w, h, c, max_pixels or 0))
     ffi.copy(img.data, ffi.cast("const char *", bytes) + data - 1, count)
     return img
   elseif descr == "<f4" then
@@ -303,7 +298,7 @@ local function pack(images, opts)
   local out = ffi.new("pj_tensor *[1]")
   local widths = ffi.new("int32_t[?]", math.max(n, 1))
   if C.pj_pack(arr, n, o, out, widths) ~= 0 then error(f .. ": " .. core.errmsg(), 2) end
-  local t = wrap_tensor(f, out[0], 2)
+  local t = wrap_tensor(f, out[0])
   local w = {}
   for i = 1, n do w[i] = widths[i - 1] end
   return t, w

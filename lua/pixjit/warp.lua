@@ -99,8 +99,7 @@ local function warp_perspective(img, m, w, h, opts)
   C.pj_warp_opts_default(o)
   fill_warp_opts(f, o, opts, img.channels)
   if opts.max_pixels ~= nil then o.max_pixels = int(f, "opts.max_pixels", opts.max_pixels, 1) end
-  local out = core.wrap(f, C.pj_warp_perspective(img, mm, w, h, o), 2)
-  return out
+  return core.wrap(f, C.pj_warp_perspective(img, mm, w, h, o))
 end
 
 local REASONS = {
