@@ -48,7 +48,8 @@ static int cmp_rank(const void *pa, const void *pb) {
   return before(a, b) ? -1 : before(b, a) ? 1 : 0;
 }
 
-/* Bounded heap keeping the best `cap` entries; its root is the worst kept. */
+/* Bounded heap keeping the best `cap` entries; its root is the worst kept.
+ * `distinct` counts every colour offered (callers add to it). */
 typedef struct topn {
   pj_color_count *e;
   int32_t n, cap;
@@ -70,7 +71,6 @@ static void sift_down(topn *h, int32_t i) {
 
 static inline void topn_offer(topn *h, int64_t count, uint32_t rgb) {
   pj_color_count c = {.count = count, .rgb = rgb};
-  h->distinct++;
   if (h->n < h->cap) {
     int32_t i = h->n++;
     h->e[i] = c;
@@ -198,7 +198,6 @@ static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
     distinct++;
     if (full && c < floor) continue;
     topn_offer(h, c, (r << 16) | v[i].gb);
-    h->distinct--; /* counted above */
     full = h->n == h->cap;
     floor = full && h->cap ? h->e[0].count : 0;
   }
@@ -305,6 +304,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
         for (int v = 0; v < 65536; v++) tabs[0][v] += tabs[t][v], tabs[t][v] = 0;
       for (int v = 0; v < 65536; v++)
         if (tabs[0][v]) {
+          heaps[0].distinct++;
           topn_offer(&heaps[0], tabs[0][v], (rr << 16) | (unsigned)v);
           tabs[0][v] = 0;
         }
