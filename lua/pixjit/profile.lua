@@ -244,7 +244,12 @@ end
 local function format_time(t)
   local units = { { "s", 1 }, { "ms", 1e-3 }, { "µs", 1e-6 }, { "ns", 1e-9 } }
   for _, u in ipairs(units) do
-    if t >= u[2] or u[1] == "ns" then return string.format("%.3g %s", t / u[2], u[1]) end
+    if t >= u[2] or u[1] == "ns" then
+      local s = string.format("%.3g", t / u[2])
+      -- Below 1 ns %g turns exponential ("9.17e-05"); keep plain digits.
+      if s:find("e", 1, true) then s = string.format("%.6f", t / u[2]) end
+      return s .. " " .. u[1]
+    end
   end
 end
 M.format_time = format_time
