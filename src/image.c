@@ -54,6 +54,23 @@ void pj_buffer_release(pj_buffer *b) {
 
 void *pj_buffer_data(pj_buffer *b) { return b->data; }
 
+void *pj_scratch_get(pj_scratch *s, size_t n) {
+  if (n <= s->cap) return s->mem;
+  size_t cap = n < 4096 ? 4096 : n + n / 2;
+  void *p = NULL;
+  if (posix_memalign(&p, 64, cap)) return NULL;
+  free(s->mem);
+  s->mem = p;
+  s->cap = cap;
+  return p;
+}
+
+void pj_scratch_free(pj_scratch *s) {
+  free(s->mem);
+  s->mem = NULL;
+  s->cap = 0;
+}
+
 int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
                   int32_t *stride) {
   if (max_pixels <= 0) max_pixels = PJ_DEFAULT_MAX_PIXELS;

@@ -86,4 +86,21 @@ typedef struct pj_bytes {
 } pj_bytes;
 bool pj_bytes_append(pj_bytes *b, const void *p, size_t n);
 
+/* Scratch memory a kernel keeps across calls (one per thread), grown on
+ * demand; its contents do not survive a call that grows it. */
+typedef struct pj_scratch {
+  void *mem;
+  size_t cap;
+} pj_scratch;
+
+/* At least n bytes, 64-byte aligned, or NULL when out of memory. */
+void *pj_scratch_get(pj_scratch *s, size_t n);
+void pj_scratch_free(pj_scratch *s);
+
+/* Resizes src into dst (its size is the target) on up to `threads`
+ * threads.  pj_resize_serial does it on the calling thread with tables
+ * from ws, for kernels that resize many small images. */
+int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads);
+int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch *ws);
+
 #endif

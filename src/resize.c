@@ -16,6 +16,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define COEF_SCALE 2048
 
@@ -35,12 +38,17 @@ typedef struct lin_tabs {
   int16_t *beta;   /* 2 weights per output row */
 } lin_tabs;
 
-static bool lin_tabs_make(lin_tabs *t, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
-  t->xofs = malloc(sizeof *t->xofs * (size_t)dw);
-  t->alpha = malloc(sizeof *t->alpha * 2 * (size_t)dw);
-  t->yofs = malloc(sizeof *t->yofs * (size_t)dh);
-  t->beta = malloc(sizeof *t->beta * 2 * (size_t)dh);
-  if (!t->xofs || !t->alpha || !t->yofs || !t->beta) return false;
+/* Bytes lin_tabs_make needs for a dw x dh output. */
+static size_t lin_tabs_bytes(int32_t dw, int32_t dh) {
+  return 8 * ((size_t)dw + (size_t)dh) + 64;
+}
+
+/* Fills the tables inside mem (lin_tabs_bytes(dw, dh) bytes). */
+static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
+  t->xofs = mem;
+  t->yofs = t->xofs + dw;
+  t->alpha = (int16_t *)(t->yofs + dh);
+  t->beta = t->alpha + 2 * (size_t)dw;
   /* OpenCV takes scale = 1 / (dst / src), not src / dst: the last bit
    * matters for positions that land on a pixel boundary. */
   double scale_x = 1. / ((double)dw / sw), scale_y = 1. / ((double)dh / sh);
@@ -62,21 +70,90 @@ static bool lin_tabs_make(lin_tabs *t, int32_t sw, int32_t sh, int32_t dw, int32
     t->beta[2 * d] = sat_s16f((1.f - f) * COEF_SCALE);
     t->beta[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
-  return true;
 }
 
-static void lin_tabs_free(lin_tabs *t) {
-  free(t->xofs), free(t->alpha), free(t->yofs), free(t->beta);
-}
-
-/* Horizontal pass of one source row into int sums (weights sum to 2048). */
-static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, int32_t *out) {
-  for (int32_t d = 0; d < dw; d++) {
+/* Horizontal pass of one source row into int sums (weights sum to 2048),
+ * output columns [d0, dw). */
+static void hpass_scalar(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t d0,
+                         int32_t dw, int32_t *out) {
+  for (int32_t d = d0; d < dw; d++) {
     int32_t sx = t->xofs[d], sx1 = sx + 1 < sw ? sx + 1 : sx;
     int a0 = t->alpha[2 * d], a1 = t->alpha[2 * d + 1];
     const uint8_t *p0 = s + (size_t)sx * c, *p1 = s + (size_t)sx1 * c;
     for (int k = 0; k < c; k++) out[d * c + k] = p0[k] * a0 + p1[k] * a1;
   }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_SSSE3_PATH 1
+/* The same sums for 3 and 4 channels, one output pixel per step: the two
+ * neighbours' bytes are paired per channel with pshufb and weighted with
+ * one pmaddwd.  An 8-byte load covers both neighbours, so the last columns,
+ * whose load would pass the row's end, go to the scalar loop. */
+__attribute__((target("ssse3"))) static void hpass_ssse3(const uint8_t *s, int32_t sw, int c,
+                                                         const lin_tabs *t, int32_t dw,
+                                                         int32_t *out) {
+  const __m128i pair = c == 3 ? _mm_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1)
+                              : _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i zero = _mm_setzero_si128();
+  const int64_t room = (int64_t)sw * c - 8;
+  const int32_t limit = room < 0 ? -1 : (int32_t)(room / c); /* last sx whose load fits */
+  int32_t d = 0;
+  for (; d < dw && t->xofs[d] <= limit; d++) {
+    const int32_t sx = t->xofs[d];
+    /* sx + 1 < sw here, so the second neighbour is the next pixel. */
+    __m128i px = _mm_loadl_epi64((const __m128i *)(s + (size_t)sx * c));
+    __m128i w = _mm_unpacklo_epi8(_mm_shuffle_epi8(px, pair), zero);
+    __m128i a = _mm_set1_epi32((int32_t)(uint16_t)t->alpha[2 * d] |
+                               (int32_t)((uint32_t)(uint16_t)t->alpha[2 * d + 1] << 16));
+    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm_madd_epi16(w, a));
+  }
+  hpass_scalar(s, sw, c, t, d, dw, out);
+}
+
+static bool have_ssse3(void) {
+  static int cached = -1;
+  if (cached < 0) cached = __builtin_cpu_supports("ssse3") ? 1 : 0;
+  return cached;
+}
+#endif
+
+/* Rows of int sums are allocated with 4 spare ints: the SSSE3 pass stores
+ * 4 lanes for a 3-channel pixel. */
+static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, int32_t *out) {
+#ifdef HAVE_SSSE3_PATH
+  if (c >= 3 && have_ssse3()) {
+    hpass_ssse3(s, sw, c, t, dw, out);
+    return;
+  }
+#endif
+  hpass_scalar(s, sw, c, t, 0, dw, out);
+}
+
+/* Vertical pass: n bytes from two rows of horizontal sums, as OpenCV's
+ * SIMD code rounds (the values fit int16 after >> 4, and mulhi is the
+ * (a * b) >> 16 of the formula). */
+static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d, int32_t n) {
+  int32_t i = 0;
+#ifdef __SSE2__
+  const __m128i vb0 = _mm_set1_epi16((int16_t)b0), vb1 = _mm_set1_epi16((int16_t)b1);
+  const __m128i two = _mm_set1_epi16(2);
+  for (; i + 16 <= n; i += 16) {
+    __m128i r[2];
+    for (int j = 0; j < 2; j++) {
+      const __m128i *p0 = (const __m128i *)(h0 + i + 8 * j), *p1 = (const __m128i *)(h1 + i + 8 * j);
+      __m128i x0 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p0), 4),
+                                   _mm_srai_epi32(_mm_loadu_si128(p0 + 1), 4));
+      __m128i x1 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p1), 4),
+                                   _mm_srai_epi32(_mm_loadu_si128(p1 + 1), 4));
+      __m128i v = _mm_adds_epi16(_mm_mulhi_epi16(x0, vb0), _mm_mulhi_epi16(x1, vb1));
+      r[j] = _mm_srai_epi16(_mm_adds_epi16(v, two), 2);
+    }
+    _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(r[0], r[1]));
+  }
+#endif
+  for (; i < n; i++) d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
 }
 
 /* Horizontal rows for source rows y0 and y0 + 1 (clamped), computed once
@@ -102,16 +179,16 @@ static const int32_t *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, i
 /* Output row dy of a bilinear resize. */
 static void linear_row(const pj_image *src, const lin_tabs *t, int32_t dw, int32_t dy,
                        uint8_t *d, hcache *hc) {
-  const int c = src->channels;
   int32_t y0 = t->yofs[dy], y1 = y0 + 1, H = src->height;
   y0 = y0 < 0 ? 0 : y0 >= H ? H - 1 : y0;
   y1 = y1 < 0 ? 0 : y1 >= H ? H - 1 : y1;
   const int32_t *h0 = hrow(hc, src, t, dw, y0, NULL);
   const int32_t *h1 = hrow(hc, src, t, dw, y1, (int32_t *)h0);
-  const int b0 = t->beta[2 * dy], b1 = t->beta[2 * dy + 1];
-  for (int32_t i = 0; i < dw * c; i++)
-    d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
+  vpass(h0, h1, t->beta[2 * dy], t->beta[2 * dy + 1], d, dw * src->channels);
 }
+
+/* Ints in one cached row of horizontal sums. */
+static size_t hrow_ints(int32_t dw, int c) { return (size_t)dw * c + 4; }
 
 /* ---- Area ------------------------------------------------------------------ */
 
@@ -168,9 +245,7 @@ static void area_row(const pj_image *src, const area_tab *tx, const area_tab *ty
 
 /* ---- Shared driver ------------------------------------------------------- */
 
-/* Resizes src into dst (its size is the target; dst may be a view or a
- * scratch image), running rows [0, dst->height) on up to `threads`
- * threads. */
+/* dst may be a view or a scratch image. */
 int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) {
   const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
   const int c = src->channels;
@@ -220,24 +295,39 @@ int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) 
     area_tab_free(&tx), area_tab_free(&ty);
     return rc;
   }
-  lin_tabs t = {0};
-  if (!lin_tabs_make(&t, sw, sh, dw, dh)) {
-    rc = pj_fail(PJ_ENOMEM, "resize: out of memory");
-  } else {
+  lin_tabs t;
+  void *mem = malloc(lin_tabs_bytes(dw, dh));
+  if (!mem) return pj_fail(PJ_ENOMEM, "resize: out of memory");
+  lin_tabs_make(&t, mem, sw, sh, dw, dh);
 #pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      int32_t *h = malloc(sizeof *h * 2 * (size_t)dw * c);
-      hcache hc = {{h, h ? h + (size_t)dw * c : NULL}, {-1, -1}};
+  {
+    int32_t *h = malloc(sizeof *h * 2 * hrow_ints(dw, c));
+    hcache hc = {{h, h ? h + hrow_ints(dw, c) : NULL}, {-1, -1}};
 #pragma omp for schedule(static)
-      for (int32_t y = 0; y < dh; y++)
-        if (h) linear_row(src, &t, dw, y, dst->data + (size_t)y * dst->stride, &hc);
-      if (!h) rc = PJ_ENOMEM;
-      free(h);
-    }
-    if (rc) pj_fail(rc, "resize: out of memory");
+    for (int32_t y = 0; y < dh; y++)
+      if (h) linear_row(src, &t, dw, y, dst->data + (size_t)y * dst->stride, &hc);
+    if (!h) rc = PJ_ENOMEM;
+    free(h);
   }
-  lin_tabs_free(&t);
+  if (rc) pj_fail(rc, "resize: out of memory");
+  free(mem);
   return rc;
+}
+
+int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch *ws) {
+  const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
+  const int c = src->channels;
+  bool half = interp == PJ_INTER_LINEAR && sw == 2 * dw && sh == 2 * dh;
+  if (interp != PJ_INTER_LINEAR || half) return pj_resize_into(src, dst, interp, 1);
+  size_t tab = (lin_tabs_bytes(dw, dh) + 63) & ~(size_t)63;
+  uint8_t *mem = pj_scratch_get(ws, tab + 2 * sizeof(int32_t) * hrow_ints(dw, c));
+  if (!mem) return pj_fail(PJ_ENOMEM, "resize: out of memory");
+  lin_tabs t;
+  lin_tabs_make(&t, mem, sw, sh, dw, dh);
+  int32_t *h = (int32_t *)(mem + tab);
+  hcache hc = {{h, h + hrow_ints(dw, c)}, {-1, -1}};
+  for (int32_t y = 0; y < dh; y++) linear_row(src, &t, dw, y, dst->data + (size_t)y * dst->stride, &hc);
+  return PJ_OK;
 }
 
 pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpolation) {

@@ -13,19 +13,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads);
-
-/* Fills d[0..n) with v.  Padding is written once and not read back soon,
- * so where the row allows it the bulk goes out with non-temporal stores,
- * which skip reading the destination lines into the cache first. */
-static void fill_floats(float *d, int32_t n, float v) {
+/* Copies a finished tensor row out.  The batch is written once and not
+ * read back soon, so the bulk goes out with non-temporal stores, which
+ * skip reading the destination lines into the cache first: that is most
+ * of the cost of a batch that is mostly padding. */
+static void stream_row(float *d, const float *s, int32_t n) {
   int32_t i = 0;
 #ifdef __SSE2__
-  while (i < n && ((uintptr_t)(d + i) & 15)) d[i++] = v;
-  const __m128 vv = _mm_set1_ps(v);
-  for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, vv);
+  while (i < n && ((uintptr_t)(d + i) & 15)) d[i] = s[i], i++;
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(d + i, _mm_loadu_ps(s + i));
 #endif
-  for (; i < n; i++) d[i] = v;
+  for (; i < n; i++) d[i] = s[i];
+}
+
+/* One row of an image in C float rows out[k] from sc-channel bytes s,
+ * through the normalisation tables (a constant sc lets each case compile
+ * to its own loop). */
+static inline void convert_row(const uint8_t *s, int32_t w, int sc, int C, const float (*lut)[256],
+                               float *const *out) {
+  if (C == 3 && sc >= 3) {
+    for (int32_t x = 0; x < w; x++, s += sc) {
+      out[0][x] = lut[0][s[0]];
+      out[1][x] = lut[1][s[1]];
+      out[2][x] = lut[2][s[2]];
+    }
+  } else if (C == 3) {
+    for (int32_t x = 0; x < w; x++, s += sc) {
+      out[0][x] = lut[0][s[0]];
+      out[1][x] = lut[1][s[0]];
+      out[2][x] = lut[2][s[0]];
+    }
+  } else if (sc >= 3) {
+    for (int32_t x = 0; x < w; x++, s += sc)
+      out[0][x] = lut[0][(s[0] * 4899u + s[1] * 9617u + s[2] * 1868u + (1u << 13)) >> 14];
+  } else {
+    for (int32_t x = 0; x < w; x++, s += sc) out[0][x] = lut[0][s[0]];
+  }
+}
+
+static void convert_row_any(const uint8_t *s, int32_t w, int sc, int C, const float (*lut)[256],
+                            float *const *out) {
+  switch (sc) {
+  case 1: convert_row(s, w, 1, C, lut, out); break;
+  case 2: convert_row(s, w, 2, C, lut, out); break;
+  case 3: convert_row(s, w, 3, C, lut, out); break;
+  default: convert_row(s, w, 4, C, lut, out); break;
+  }
 }
 
 /* A tensor over a new buffer, zeroed or not (pack writes every element). */
@@ -125,58 +158,50 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
   for (int k = 0; k < C; k++)
     for (int v = 0; v < 256; v++) lut[k][v] = ((float)v / 255.0f - o.mean[k]) / o.std[k];
 
-  size_t max_src = 0;
-  for (int32_t i = 0; i < n; i++) {
-    size_t b = (size_t)widths[i] * H * imgs[i]->channels;
-    if (b > max_src) max_src = b;
-  }
   int failed = 0;
   const size_t plane = (size_t)H * W;
 #pragma omp parallel num_threads(pj_threads_get()) if (n > 1)
   {
-    uint8_t *scratch = malloc(max_src ? max_src : 1);
-    if (!scratch) failed = 1;
+    /* Per thread: resize tables, the resized image, and C rows of W
+     * floats whose columns right of `dirty` already hold the pad value. */
+    pj_scratch tabs = {0}, pix = {0};
+    float *rows = NULL;
+    int32_t dirty = W;
+    if (posix_memalign((void **)&rows, 64, sizeof(float) * C * ((size_t)W + 16)))
+      rows = NULL, failed = 1;
+    float *out[3] = {0};
+    for (int k = 0; rows && k < C; k++) out[k] = rows + (size_t)k * (W + 16);
 #pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++) {
-      if (!scratch) continue;
+      if (!rows) continue;
       const pj_image *src = imgs[i];
       const int sc = src->channels;
       const int32_t wi = widths[i];
-      pj_image tmp = {.data = scratch, .width = wi, .height = H, .channels = sc,
-                      .stride = wi * sc};
-      if (wi == src->width && H == src->height) {
-        for (int32_t y = 0; y < H; y++)
-          memcpy(scratch + (size_t)y * tmp.stride, src->data + (size_t)y * src->stride, (size_t)tmp.stride);
-      } else if (pj_resize_into(src, &tmp, o.interpolation, 1)) {
-        failed = 1;
-        continue;
-      }
-      float *row0 = t->data + (size_t)i * C * plane;
-      for (int32_t y = 0; y < H; y++) {
-        const uint8_t *s = scratch + (size_t)y * tmp.stride;
-        for (int k = 0; k < C; k++) {
-          float *d = row0 + k * plane + (size_t)y * W;
-          const float *lk = lut[k];
-          if (C == 3 && sc == 3) {
-            for (int32_t x = 0; x < wi; x++) d[x] = lk[s[3 * x + k]];
-          } else {
-            for (int32_t x = 0; x < wi; x++) {
-              const uint8_t *p = s + (size_t)x * sc;
-              unsigned v;
-              if (C == 1)
-                v = sc <= 2 ? p[0] : (p[0] * 4899u + p[1] * 9617u + p[2] * 1868u + (1u << 13)) >> 14;
-              else
-                v = sc <= 2 ? p[0] : p[k];
-              d[x] = lk[v];
-            }
-          }
-          fill_floats(d + wi, W - wi, o.pad_value);
+      pj_image tmp = *src;
+      if (wi != src->width || H != src->height) {
+        tmp = (pj_image){.width = wi, .height = H, .channels = sc, .stride = wi * sc};
+        tmp.data = pj_scratch_get(&pix, (size_t)tmp.stride * H + 16);
+        if (!tmp.data || pj_resize_serial(src, &tmp, o.interpolation, &tabs)) {
+          failed = 1;
+          continue;
         }
       }
+      if (dirty > wi) {
+        for (int k = 0; k < C; k++)
+          for (int32_t x = wi; x < dirty; x++) out[k][x] = o.pad_value;
+      }
+      dirty = wi;
+      float *row0 = t->data + (size_t)i * C * plane;
+      for (int32_t y = 0; y < H; y++) {
+        convert_row_any(tmp.data + (size_t)y * tmp.stride, wi, sc, C, (const float(*)[256])lut, out);
+        for (int k = 0; k < C; k++) stream_row(row0 + k * plane + (size_t)y * W, out[k], W);
+      }
     }
-    free(scratch);
+    free(rows);
+    pj_scratch_free(&tabs);
+    pj_scratch_free(&pix);
 #ifdef __SSE2__
-    _mm_sfence(); /* order the streamed padding before the tensor is used */
+    _mm_sfence(); /* order the streamed rows before the tensor is used */
 #endif
   }
   if (failed) {

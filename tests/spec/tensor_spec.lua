@@ -1,4 +1,5 @@
 -- Resize, channel helpers, pj.pack and .npy.
+local bit = require "bit"
 local ffi = require "ffi"
 local pj = require "pixjit"
 local H = require "spec.helper"
@@ -63,6 +64,32 @@ for spec in sys.argv[2:]:
     end
   end)
 
+  it("computes OpenCV's fixed-point bilinear exactly, any channels, tiny sizes, views", function()
+    local rnd = H.rng(77)
+    for _ = 1, 60 do
+      local c = 1 + rnd(4)
+      local sw, sh = 1 + rnd(rnd(2) == 0 and 6 or 70), 1 + rnd(rnd(2) == 0 and 6 or 50)
+      local base = pj.new(sw + 3, sh + 2, c)
+      local p = base:pixels()
+      for i = 0, base.stride * base.height - 1 do p[i] = rnd(256) end
+      local src = base:view(2, 1, sw, sh)
+      local dw, dh = 1 + rnd(rnd(2) == 0 and 8 or 150), 1 + rnd(rnd(2) == 0 and 8 or 60)
+      if rnd(4) == 0 then dw, dh = math.max(1, math.floor(sw / 2)), math.max(1, math.floor(sh / 2)) end
+      local want = H.resize_linear(src, dw, dh)
+      local got = src:resize(dw, dh)
+      local g = got:pixels()
+      for y = 0, dh - 1 do
+        for i = 0, dw * c - 1 do
+          local w = want[y * dw * c + i]
+          if g[y * got.stride + i] ~= w then
+            error(string.format("%dx%dx%d -> %dx%d: byte %d of row %d is %d, expected %d",
+                                sw, sh, c, dw, dh, i, y, g[y * got.stride + i], w))
+          end
+        end
+      end
+    end
+  end)
+
   it("checks its arguments", function()
     local img = pj.new(4, 4, 3)
     assert.has_error(function() img:resize(0, 4) end, "img:resize: w must be >= 1, got 0")
@@ -124,6 +151,52 @@ describe("pj.pack", function()
     local n = 1
     for _, d in ipairs(one.shape) do n = n * d end
     assert.are.equal(ffi.string(one.data, n * 4), ffi.string(three.data, n * 4))
+  end)
+
+  it("equals resize + convert + (v / 255 - mean) / std in float32, any source channels", function()
+    local rnd = H.rng(91)
+    local function f32(x) return tonumber(ffi.cast("float", x)) end
+    for _, C in ipairs { 3, 1 } do
+      local imgs, H_out = {}, 7 + rnd(20)
+      for i = 1, 25 do
+        local c = 1 + rnd(4)
+        local base = pj.new(3 + rnd(60), 2 + rnd(30), c)
+        local p = base:pixels()
+        for k = 0, base.stride * base.height - 1 do p[k] = rnd(256) end
+        imgs[i] = rnd(2) == 0 and base or base:view(1, 1, base.width - 1, base.height - 1)
+      end
+      imgs[#imgs + 1] = pj.new(13, H_out, 3, { 9, 99, 199 })   -- already at the height
+      local mean, std = { 0.485, 0.456, 0.406 }, { 0.229, 0.224, 0.225 }
+      local t, widths = pj.pack(imgs, { height = H_out, channels = C, mean = C == 3 and mean or 0.5,
+                                        std = C == 3 and std or 0.25, pad_value = -3, max_width = 61 })
+      local W = t.shape[4]
+      for i, img in ipairs(imgs) do
+        local r = img:resize(widths[i], H_out)
+        for y = 0, H_out - 1 do
+          for x = 0, W - 1 do
+            for k = 0, C - 1 do
+              local want = -3
+              if x < widths[i] then
+                local v = { r:get(x, y) }
+                local byte
+                if C == 1 then
+                  byte = #v >= 3 and bit.rshift(v[1] * 4899 + v[2] * 9617 + v[3] * 1868 + 8192, 14) or v[1]
+                else
+                  byte = #v >= 3 and v[k + 1] or v[1]
+                end
+                local m, s = f32(C == 3 and mean[k + 1] or 0.5), f32(C == 3 and std[k + 1] or 0.25)
+                want = f32(f32(f32(byte / 255) - m) / s)
+              end
+              local got = t:get(i - 1, k, y, x)
+              if got ~= want then
+                error(string.format("image %d (%dx%dx%d) C=%d at k=%d y=%d x=%d: %.9g, expected %.9g",
+                                    i, img.width, img.height, img.channels, C, k, y, x, got, want))
+              end
+            end
+          end
+        end
+      end
+    end
   end)
 
   it("checks its arguments", function()
