@@ -217,6 +217,11 @@ __attribute__((target("avx2"))) static void coords_avx2(const double *m, double 
   const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
   const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
   __m256d xv = _mm256_set_pd(x1 + 3, x1 + 2, x1 + 1, x1);
+  /* geo = {W1, H1, stride, channels}, broadcast once: the stores below
+   * could alias it as far as the compiler knows. */
+  const __m128i gw = _mm_set1_epi32(bk ? geo[0] : 0), gh = _mm_set1_epi32(bk ? geo[1] : 0);
+  const __m128i gs = _mm_set1_epi32(bk ? geo[2] : 0), gc = _mm_set1_epi32(bk ? geo[3] : 0);
+  const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), neg = _mm_set1_epi32(-1);
   int i = 0;
   for (; i + 4 <= n; i += 4, xv = _mm256_add_pd(xv, four)) {
     __m256d X = _mm256_add_pd(x0v, _mm256_mul_pd(m0, xv));
@@ -229,16 +234,13 @@ __attribute__((target("avx2"))) static void coords_avx2(const double *m, double 
     _mm_storeu_si128((__m128i *)(xs + i), xi);
     _mm_storeu_si128((__m128i *)(ys + i), yi);
     if (bk) {
-      /* geo = {W1, H1, stride, channels}: inside when 0 <= sx < W1 and
-       * 0 <= sy < H1 (W1, H1 already capped where int16 saturation or an
-       * int32 offset would otherwise differ). */
-      const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), neg = _mm_set1_epi32(-1);
+      /* Inside when 0 <= sx < W1 and 0 <= sy < H1 (W1, H1 already capped
+       * where int16 saturation or an int32 offset would otherwise differ). */
       __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
       __m128i in = _mm_and_si128(
-          _mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(_mm_set1_epi32(geo[0]), sx)),
-          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(_mm_set1_epi32(geo[1]), sy)));
-      __m128i off = _mm_add_epi32(_mm_mullo_epi32(sy, _mm_set1_epi32(geo[2])),
-                                  _mm_mullo_epi32(sx, _mm_set1_epi32(geo[3])));
+          _mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(gw, sx)),
+          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(gh, sy)));
+      __m128i off = _mm_add_epi32(_mm_mullo_epi32(sy, gs), _mm_mullo_epi32(sx, gc));
       __m128i widx = _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS),
                                    _mm_and_si128(xi, m31));
       _mm_storeu_si128((__m128i *)(bk->in + i), in);
