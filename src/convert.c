@@ -3,13 +3,6 @@
  */
 #include "internal.h"
 
-/* OpenCV's RGB2Gray for 8-bit data: BT.601 weights in 14-bit fixed point,
- * rounded half up.  The weights sum to 1 << 14, so gray input maps to
- * itself exactly. */
-static inline uint8_t gray_of(unsigned r, unsigned g, unsigned b) {
-  return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + (1u << 13)) >> 14);
-}
-
 static pj_image *convert(const pj_image *img, int32_t channels);
 
 pj_image *pj_image_convert(const pj_image *img, int32_t channels) {
@@ -42,8 +35,8 @@ static pj_image *convert(const pj_image *img, int32_t channels) {
         if (ci == 4) a = s[3];
       }
       switch (co) {
-      case 1: d[0] = ci <= 2 ? (uint8_t)r : gray_of(r, g, b); break;
-      case 2: d[0] = ci <= 2 ? (uint8_t)r : gray_of(r, g, b); d[1] = (uint8_t)a; break;
+      case 1: d[0] = ci <= 2 ? (uint8_t)r : pj_gray_of(r, g, b); break;
+      case 2: d[0] = ci <= 2 ? (uint8_t)r : pj_gray_of(r, g, b); d[1] = (uint8_t)a; break;
       case 3: d[0] = (uint8_t)r; d[1] = (uint8_t)g; d[2] = (uint8_t)b; break;
       default: d[0] = (uint8_t)r; d[1] = (uint8_t)g; d[2] = (uint8_t)b; d[3] = (uint8_t)a; break;
       }

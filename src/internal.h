@@ -86,6 +86,22 @@ typedef struct pj_bytes {
 } pj_bytes;
 bool pj_bytes_append(pj_bytes *b, const void *p, size_t n);
 
+/* x86-64 kernels have SSSE3 and AVX2 variants chosen at run time (the
+ * build targets baseline x86-64); elsewhere only portable code is built.
+ * Both tests read what libgcc found at start-up: no caching needed. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PJ_X86_SIMD 1
+static inline bool pj_cpu_ssse3(void) { return __builtin_cpu_supports("ssse3"); }
+static inline bool pj_cpu_avx2(void) { return __builtin_cpu_supports("avx2"); }
+#endif
+
+/* OpenCV's RGB2Gray for 8-bit data: BT.601 weights in 14-bit fixed point,
+ * rounded half up.  The weights sum to 1 << 14, so gray input maps to
+ * itself exactly. */
+static inline uint8_t pj_gray_of(unsigned r, unsigned g, unsigned b) {
+  return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + (1u << 13)) >> 14);
+}
+
 /* Scratch memory a kernel keeps across calls (one per thread), grown on
  * demand; its contents do not survive a call that grows it. */
 typedef struct pj_scratch {

@@ -84,9 +84,8 @@ static void hpass_scalar(const uint8_t *s, int32_t sw, int c, const lin_tabs *t,
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef PJ_X86_SIMD
 #include <immintrin.h>
-#define HAVE_SSSE3_PATH 1
 /* The same sums for 3 and 4 channels, one output pixel per step: the two
  * neighbours' bytes are paired per channel with pshufb and weighted with
  * one pmaddwd.  An 8-byte load covers both neighbours, so the last columns,
@@ -111,19 +110,13 @@ __attribute__((target("ssse3"))) static void hpass_ssse3(const uint8_t *s, int32
   }
   hpass_scalar(s, sw, c, t, d, dw, out);
 }
-
-static bool have_ssse3(void) {
-  static int cached = -1;
-  if (cached < 0) cached = __builtin_cpu_supports("ssse3") ? 1 : 0;
-  return cached;
-}
 #endif
 
 /* Rows of int sums are allocated with 4 spare ints: the SSSE3 pass stores
  * 4 lanes for a 3-channel pixel. */
 static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, int32_t *out) {
-#ifdef HAVE_SSSE3_PATH
-  if (c >= 3 && have_ssse3()) {
+#ifdef PJ_X86_SIMD
+  if (c >= 3 && pj_cpu_ssse3()) {
     hpass_ssse3(s, sw, c, t, dw, out);
     return;
   }
@@ -131,43 +124,9 @@ static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_
   hpass_scalar(s, sw, c, t, 0, dw, out);
 }
 
-/* Vertical pass: n bytes from two rows of horizontal sums, as OpenCV's
- * SIMD code rounds (the values fit int16 after >> 4, and mulhi is the
- * (a * b) >> 16 of the formula). */
-#ifdef HAVE_SSSE3_PATH
-static int32_t vpass_avx2(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d,
-                          int32_t n);
-static bool have_avx2(void);
-#endif
-
-static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d, int32_t n) {
-  int32_t i = 0;
-#ifdef HAVE_SSSE3_PATH
-  if (n >= 32 && have_avx2()) i = vpass_avx2(h0, h1, b0, b1, d, n);
-#endif
-#ifdef __SSE2__
-  const __m128i vb0 = _mm_set1_epi16((int16_t)b0), vb1 = _mm_set1_epi16((int16_t)b1);
-  const __m128i two = _mm_set1_epi16(2);
-  for (; i + 16 <= n; i += 16) {
-    __m128i r[2];
-    for (int j = 0; j < 2; j++) {
-      const __m128i *p0 = (const __m128i *)(h0 + i + 8 * j), *p1 = (const __m128i *)(h1 + i + 8 * j);
-      __m128i x0 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p0), 4),
-                                   _mm_srai_epi32(_mm_loadu_si128(p0 + 1), 4));
-      __m128i x1 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p1), 4),
-                                   _mm_srai_epi32(_mm_loadu_si128(p1 + 1), 4));
-      __m128i v = _mm_adds_epi16(_mm_mulhi_epi16(x0, vb0), _mm_mulhi_epi16(x1, vb1));
-      r[j] = _mm_srai_epi16(_mm_adds_epi16(v, two), 2);
-    }
-    _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(r[0], r[1]));
-  }
-#endif
-  for (; i < n; i++) d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
-}
-
-#ifdef HAVE_SSSE3_PATH
-/* vpass 32 bytes a step, for CPUs with AVX2 (packs work per 128-bit lane,
- * so the lanes are put back in order before the store). */
+#ifdef PJ_X86_SIMD
+/* vpass (below) 32 bytes a step, for CPUs with AVX2 (packs work per
+ * 128-bit lane, so the lanes are put back in order before the store). */
 __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, const int32_t *h1,
                                                           int b0, int b1, uint8_t *d, int32_t n) {
   const __m256i vb0 = _mm256_set1_epi16((int16_t)b0), vb1 = _mm256_set1_epi16((int16_t)b1);
@@ -193,13 +152,35 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, con
   }
   return i;
 }
-
-static bool have_avx2(void) {
-  static int cached = -1;
-  if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-  return cached;
-}
 #endif
+
+/* Vertical pass: n bytes from two rows of horizontal sums, as OpenCV's
+ * SIMD code rounds (the values fit int16 after >> 4, and mulhi is the
+ * (a * b) >> 16 of the formula). */
+static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d, int32_t n) {
+  int32_t i = 0;
+#ifdef PJ_X86_SIMD
+  if (n >= 32 && pj_cpu_avx2()) i = vpass_avx2(h0, h1, b0, b1, d, n);
+#endif
+#ifdef __SSE2__
+  const __m128i vb0 = _mm_set1_epi16((int16_t)b0), vb1 = _mm_set1_epi16((int16_t)b1);
+  const __m128i two = _mm_set1_epi16(2);
+  for (; i + 16 <= n; i += 16) {
+    __m128i r[2];
+    for (int j = 0; j < 2; j++) {
+      const __m128i *p0 = (const __m128i *)(h0 + i + 8 * j), *p1 = (const __m128i *)(h1 + i + 8 * j);
+      __m128i x0 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p0), 4),
+                                   _mm_srai_epi32(_mm_loadu_si128(p0 + 1), 4));
+      __m128i x1 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p1), 4),
+                                   _mm_srai_epi32(_mm_loadu_si128(p1 + 1), 4));
+      __m128i v = _mm_adds_epi16(_mm_mulhi_epi16(x0, vb0), _mm_mulhi_epi16(x1, vb1));
+      r[j] = _mm_srai_epi16(_mm_adds_epi16(v, two), 2);
+    }
+    _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(r[0], r[1]));
+  }
+#endif
+  for (; i < n; i++) d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
+}
 
 /* Horizontal rows for source rows y0 and y0 + 1 (clamped), computed once
  * per source row: consecutive output rows mostly share them (an upscale

@@ -45,7 +45,7 @@ static inline void convert_row(const uint8_t *s, int32_t w, int sc, int C, const
     }
   } else if (sc >= 3) {
     for (int32_t x = 0; x < w; x++, s += sc)
-      out[0][x] = lut[0][(s[0] * 4899u + s[1] * 9617u + s[2] * 1868u + (1u << 13)) >> 14];
+      out[0][x] = lut[0][pj_gray_of(s[0], s[1], s[2])];
   } else {
     for (int32_t x = 0; x < w; x++, s += sc) out[0][x] = lut[0][s[0]];
   }

@@ -203,7 +203,7 @@ static void coords(const double *m, double scale, int32_t y, int32_t xb, int32_t
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef PJ_X86_SIMD
 #include <immintrin.h>
 /* The same computation four lanes at a time, for CPUs with AVX2. */
 __attribute__((target("avx2"))) static void coords_avx2(const double *m, double scale,
@@ -259,14 +259,11 @@ __attribute__((target("avx2"))) static void coords_avx2(const double *m, double 
       }
   }
 }
-#define HAVE_AVX2_PATH 1
 #endif
 
 static bool use_avx2(void) {
-#ifdef HAVE_AVX2_PATH
-  static int cached = -1;
-  if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-  return cached;
+#ifdef PJ_X86_SIMD
+  return pj_cpu_avx2();
 #else
   return false;
 #endif
@@ -277,7 +274,7 @@ static bool use_avx2(void) {
 static inline void coords_best(const double *m, double scale, int32_t y, int32_t xb,
                                int32_t x1, int n, int32_t *xs, int32_t *ys,
                                const int32_t *geo, block *bk) {
-#ifdef HAVE_AVX2_PATH
+#ifdef PJ_X86_SIMD
   if (use_avx2()) {
     coords_avx2(m, scale, y, xb, x1, n, xs, ys, geo, bk);
     return;
@@ -368,7 +365,7 @@ block_linear(const warp_job *j, const block *bk, int n, uint8_t *d, const int C)
   }
 }
 
-#ifdef HAVE_AVX2_PATH
+#ifdef PJ_X86_SIMD
 /* Fast-path pixels of a block with 3 or 4 channels, on AVX2 machines: one
  * 8-byte load per source row holds both horizontal taps; a byte shuffle
  * turns them into int16 pairs (left, right) per channel, and pmaddwd forms
@@ -430,7 +427,7 @@ static void row_linear(const warp_job *j, uint8_t *d, int32_t y, int32_t w, int3
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
     if (x0 + n > xb + bw) n = xb + bw - x0;
     coords_best(j->inv, TAB_SIZE, y, xb, x0 - xb, n, bk.xs, bk.ys, geo, &bk);
-#ifdef HAVE_AVX2_PATH
+#ifdef PJ_X86_SIMD
     if (avx2) {
       block_linear_avx2(j, &bk, n, d, C, x0 + n == w);
       x0 += n;
