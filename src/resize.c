@@ -271,13 +271,23 @@ static void area_row(const pj_image *src, const area_tab *tx, const area_tab *ty
 
 /* ---- Shared driver ------------------------------------------------------- */
 
+/* The interpolation that runs: cv2.resize enlarges with bilinear when
+ * asked for area averaging. */
+static int run_interp(int interp, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
+  return interp == PJ_INTER_AREA && (dw > sw || dh > sh) ? PJ_INTER_LINEAR : interp;
+}
+
+/* cv2.resize turns an exact 2x bilinear shrink into a 2x2 average. */
+static bool half_shrink(int interp, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
+  return interp == PJ_INTER_LINEAR && sw == 2 * dw && sh == 2 * dh;
+}
+
 /* dst may be a view or a scratch image. */
 int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) {
   const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
   const int c = src->channels;
-  if (interp == PJ_INTER_AREA && (dw > sw || dh > sh)) interp = PJ_INTER_LINEAR;
-  /* cv2.resize turns an exact 2x linear downscale into a 2x2 average. */
-  bool half = interp == PJ_INTER_LINEAR && sw == 2 * dw && sh == 2 * dh;
+  interp = run_interp(interp, sw, sh, dw, dh);
+  bool half = half_shrink(interp, sw, sh, dw, dh);
   if (interp == PJ_INTER_NEAREST || half) {
     double fx = 1. / ((double)dw / sw), fy = 1. / ((double)dh / sh);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
@@ -343,8 +353,9 @@ int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) 
 int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch *ws) {
   const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
   const int c = src->channels;
-  bool half = interp == PJ_INTER_LINEAR && sw == 2 * dw && sh == 2 * dh;
-  if (interp != PJ_INTER_LINEAR || half) return pj_resize_into(src, dst, interp, 1);
+  interp = run_interp(interp, sw, sh, dw, dh);
+  if (interp != PJ_INTER_LINEAR || half_shrink(interp, sw, sh, dw, dh))
+    return pj_resize_into(src, dst, interp, 1);
   size_t tab = (lin_tabs_bytes(dw, dh) + 63) & ~(size_t)63;
   uint8_t *mem = pj_scratch_get(ws, tab + 2 * sizeof(int32_t) * hrow_ints(dw, c));
   if (!mem) return pj_fail(PJ_ENOMEM, "resize: out of memory");

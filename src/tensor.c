@@ -167,10 +167,10 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
     pj_scratch tabs = {0}, pix = {0};
     float *rows = NULL;
     int32_t dirty = W;
-    if (posix_memalign((void **)&rows, 64, sizeof(float) * C * ((size_t)W + 16)))
+    if (posix_memalign((void **)&rows, 64, sizeof(float) * C * (size_t)W))
       rows = NULL, failed = 1;
     float *out[3] = {0};
-    for (int k = 0; rows && k < C; k++) out[k] = rows + (size_t)k * (W + 16);
+    for (int k = 0; rows && k < C; k++) out[k] = rows + (size_t)k * W;
 #pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++) {
       if (!rows) continue;
@@ -180,7 +180,7 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
       pj_image tmp = *src;
       if (wi != src->width || H != src->height) {
         tmp = (pj_image){.width = wi, .height = H, .channels = sc, .stride = wi * sc};
-        tmp.data = pj_scratch_get(&pix, (size_t)tmp.stride * H + 16);
+        tmp.data = pj_scratch_get(&pix, (size_t)tmp.stride * H);
         if (!tmp.data || pj_resize_serial(src, &tmp, o.interpolation, &tabs)) {
           failed = 1;
           continue;
