@@ -33,6 +33,14 @@ function M.sh(cmd)
 end
 
 -- Deterministic pseudo-random integers (xorshift), independent of math.random.
+-- A new w x h x c image of random bytes drawn from rnd (see M.rng).
+function M.random_image(w, h, c, rnd)
+  local img = require("pixjit").new(w, h, c)
+  local p = img:pixels()
+  for i = 0, img.stride * h - 1 do p[i] = rnd(256) end
+  return img
+end
+
 -- OpenCV's 8-bit INTER_LINEAR resize as a plain reference (REFERENCE.md):
 -- float source positions, 11-bit weights, the integer horizontal pass and
 -- the SIMD vertical rounding; an exact 2x shrink is a 2x2 average.  Returns

@@ -69,9 +69,7 @@ for spec in sys.argv[2:]:
     for _ = 1, 60 do
       local c = 1 + rnd(4)
       local sw, sh = 1 + rnd(rnd(2) == 0 and 6 or 70), 1 + rnd(rnd(2) == 0 and 6 or 50)
-      local base = pj.new(sw + 3, sh + 2, c)
-      local p = base:pixels()
-      for i = 0, base.stride * base.height - 1 do p[i] = rnd(256) end
+      local base = H.random_image(sw + 3, sh + 2, c, rnd)
       local src = base:view(2, 1, sw, sh)
       local dw, dh = 1 + rnd(rnd(2) == 0 and 8 or 150), 1 + rnd(rnd(2) == 0 and 8 or 60)
       if rnd(4) == 0 then dw, dh = math.max(1, math.floor(sw / 2)), math.max(1, math.floor(sh / 2)) end
@@ -138,10 +136,7 @@ describe("pj.pack", function()
     assert.is_true(math.abs(t:get(0, 0, 5, 5) - 76 / 255) < 1e-6)
     local rnd, imgs = H.rng(4), {}
     for i = 1, 30 do
-      local im = pj.new(5 + rnd(90), 5 + rnd(30), 3)
-      local p = im:pixels()
-      for k = 0, im.width * im.height * 3 - 1 do p[k] = rnd(256) end
-      imgs[i] = im
+      imgs[i] = H.random_image(5 + rnd(90), 5 + rnd(30), 3, rnd)
     end
     pj.threads(1)
     local one = pj.pack(imgs, { height = 16, mean = 0.2, std = 0.3 })
@@ -160,9 +155,7 @@ describe("pj.pack", function()
       local imgs, H_out = {}, 7 + rnd(20)
       for i = 1, 25 do
         local c = 1 + rnd(4)
-        local base = pj.new(3 + rnd(60), 2 + rnd(30), c)
-        local p = base:pixels()
-        for k = 0, base.stride * base.height - 1 do p[k] = rnd(256) end
+        local base = H.random_image(3 + rnd(60), 2 + rnd(30), c, rnd)
         imgs[i] = rnd(2) == 0 and base or base:view(1, 1, base.width - 1, base.height - 1)
       end
       imgs[#imgs + 1] = pj.new(13, H_out, 3, { 9, 99, 199 })   -- already at the height
