@@ -182,24 +182,24 @@ typedef struct run16 {
   } while (0)
 
 /* Counts one bucket of runs for red r into tab, then walks it again to
- * report each distinct colour once and zero the table behind it.  Most
- * colours lose to the heap's worst entry; that test runs on a register
- * copy so the table writes do not force the heap to be reloaded. */
+ * report each distinct colour once and zero the table behind it.  The
+ * walk has no data-dependent branch in its common case: whether an entry
+ * is a colour's first sighting is as random as the image, so it is summed
+ * rather than tested, and only counts that can enter the heap (at least its
+ * worst entry's) take the branch. */
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
                          topn *h) {
   for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
   int64_t distinct = 0;
-  bool full = h->n == h->cap;
-  int64_t floor = full && h->cap ? h->e[0].count : 0;
+  int64_t floor = !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
   for (size_t i = 0; i < n; i++) {
-    uint32_t c = tab[v[i].gb];
-    if (!c) continue;
-    tab[v[i].gb] = 0;
-    distinct++;
-    if (full && c < floor) continue;
-    topn_offer(h, c, (r << 16) | v[i].gb);
-    full = h->n == h->cap;
-    floor = full && h->cap ? h->e[0].count : 0;
+    const unsigned g = v[i].gb;
+    const uint32_t c = tab[g];
+    tab[g] = 0;
+    distinct += c != 0;
+    if (c < floor) continue;
+    topn_offer(h, c, (r << 16) | g);
+    floor = h->n < h->cap ? 1 : h->e[0].count;
   }
   h->distinct += distinct;
 }
