@@ -13,7 +13,9 @@
  * Steps 1 and 2 work on runs of identical consecutive pixels rather than
  * on pixels: stickers, renders and documents are mostly flat colour, so
  * this cuts the scattered data several times over, while a noisy photo
- * costs two more bytes per pixel.
+ * costs two more bytes per pixel.  RGBA rows are cut into runs eight
+ * pixels at a time (AVX2), and step 1 keeps the runs it finds, up to
+ * KEEP_MAX, so step 2 reads them instead of the image.
  * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
  * pixels is processed in groups of red values, one extra read of the image
  * per group, so memory does not grow with the image.  A single red value
@@ -27,7 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCRATCH_MAX ((size_t)1 << 22) /* 16 MiB of runs */
+#define SCRATCH_MAX ((size_t)1 << 22) /* 16 MiB of bucketed runs */
+#define KEEP_MAX ((int64_t)1 << 21)    /* 16 MiB of runs kept from pass 1 */
 #define MAX_N (1 << 24)
 
 void pj_colors_opts_default(pj_colors_opts *opts) {
@@ -107,6 +110,7 @@ typedef struct job {
   int min_alpha;
   uint8_t q;         /* per-channel quantisation mask, e.g. 0xF0 for 4 bits */
   int nchunks;       /* row chunks, fixed independently of threads granted */
+  bool fast;         /* rows go through rgba_row_runs */
 } job;
 
 /* Runs the body (the variadic tail) for each counted pixel of rows
@@ -162,24 +166,210 @@ typedef struct run16 {
   uint16_t gb, len;
 } run16;
 
-/* Walks counted pixels of rows [Y0, Y1) as runs, running EMIT(key, len) for
- * each; a run ends when the colour changes or its length would overflow
- * uint16.  Both passes segment identically, so their counts agree. */
-#define FOR_RUNS(J, Y0, Y1, EMIT)                                             \
-  do {                                                                        \
-    uint32_t prev_ = UINT32_MAX, len_ = 0;                                    \
-    FOR_COUNTED(J, Y0, Y1, {                                                  \
-      uint32_t key_ = (r_ << 16) | gb_;                                       \
-      if (key_ == prev_ && len_ < 65535) {                                    \
-        len_++;                                                               \
-      } else {                                                                \
-        if (len_) EMIT(prev_, len_);                                          \
-        prev_ = key_;                                                         \
-        len_ = 1;                                                             \
-      }                                                                       \
-    });                                                                       \
-    if (len_) EMIT(prev_, len_);                                              \
-  } while (0)
+/* A run as found along rows: its colour key (r << 16 | g << 8 | b,
+ * quantised) and length; between rows, the run still open. */
+typedef struct run32 {
+  uint32_t key, len;
+} run32;
+
+#define RUN_NONE UINT32_MAX /* no open run */
+
+/* Runs of row y from the generic pixel walk (any channel count, mask):
+ * pixels not counted are skipped without ending a run.  Appends to out
+ * the runs that end in the row, continuing *open and leaving the row's
+ * last run in it; returns how many (at most width + 1). */
+static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
+  int n = 0;
+  uint32_t key = open->key, len = open->len;
+  if (key != RUN_NONE && len > UINT32_MAX - (uint32_t)j->img->width) {
+    out[n++] = (run32){key, len};
+    key = RUN_NONE, len = 0;
+  }
+  FOR_COUNTED(j, y, y + 1, {
+    const uint32_t k_ = (r_ << 16) | gb_;
+    if (k_ == key) {
+      len++;
+    } else {
+      if (key != RUN_NONE) out[n++] = (run32){key, len};
+      key = k_, len = 1;
+    }
+  });
+  open->key = key, open->len = len;
+  return n;
+}
+
+#ifdef PJ_X86_SIMD
+#include <immintrin.h>
+
+/* Whether rows go through rgba_row_runs: 4 channels, no mask, AVX2. */
+static inline bool rgba_fast(const job *j) {
+  return j->img->channels == 4 && !j->mask && pj_cpu_avx2();
+}
+
+/* Memory byte order (r | g << 8 | b << 16) to a key, and back. */
+static inline uint32_t swap_rb(uint32_t k) { return __builtin_bswap32(k) >> 8; }
+
+/* row_runs_generic for 4 channels without a mask, eight pixels at a time:
+ * a pixel starts a run when its key differs from its left neighbour's,
+ * and pixels not counted have the key RUN_NONE (so they end runs), which
+ * makes flat areas cost one compare per eight pixels, and only run starts
+ * are visited. */
+__attribute__((target("avx2"))) static int rgba_row_runs(const job *j, int32_t y,
+                                                         run32 *open, run32 *out) {
+  const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const int32_t w = j->img->width;
+  const uint32_t qm = (uint32_t)j->q * 0x010101u;
+  int n = 0;
+  uint32_t key = open->key == RUN_NONE ? RUN_NONE : swap_rb(open->key);
+  uint32_t len = open->len;
+  if (key != RUN_NONE && len > UINT32_MAX - (uint32_t)w) {
+    /* Keep one pixel open, so no run below comes out empty. */
+    out[n++] = (run32){open->key, len - 1};
+    len = 1;
+  }
+  int64_t start = -(int64_t)len; /* of the open run, from this row's start */
+  const __m256i qv = _mm256_set1_epi32((int)qm), none = _mm256_set1_epi32(-1);
+  const __m256i amin = _mm256_set1_epi32(j->min_alpha - 1);
+  const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+  __m256i last = _mm256_set1_epi32((int)key); /* its lane 7: the pixel before */
+  int32_t x = 0;
+  for (; x + 8 <= w; x += 8) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 * (size_t)x));
+    __m256i vis = _mm256_cmpgt_epi32(_mm256_srli_epi32(v, 24), amin);
+    __m256i k = _mm256_blendv_epi8(none, _mm256_and_si256(v, qv), vis);
+    __m256i left = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(k, rot),
+                                      _mm256_permutevar8x32_epi32(last, rot), 1);
+    unsigned m = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, left))) & 0xFFu;
+    last = k;
+    if (!m) continue;
+    uint32_t ks[8];
+    _mm256_storeu_si256((__m256i *)ks, k);
+    do {
+      const int b = __builtin_ctz(m);
+      if (key != RUN_NONE) out[n++] = (run32){swap_rb(key), (uint32_t)(x + b - start)};
+      key = ks[b];
+      start = x + b;
+      m &= m - 1;
+    } while (m);
+  }
+  for (; x < w; x++) {
+    uint32_t v;
+    memcpy(&v, p + 4 * (size_t)x, 4);
+    const uint32_t k = (int)(v >> 24) >= j->min_alpha ? v & qm : RUN_NONE;
+    if (k == key) continue;
+    if (key != RUN_NONE) out[n++] = (run32){swap_rb(key), (uint32_t)(x - start)};
+    key = k;
+    start = x;
+  }
+  open->key = key == RUN_NONE ? RUN_NONE : swap_rb(key);
+  open->len = key == RUN_NONE ? 0 : (uint32_t)(w - start);
+  return n;
+}
+#else
+static inline bool rgba_fast(const job *j) {
+  (void)j;
+  return false;
+}
+static int rgba_row_runs(const job *j, int32_t y, run32 *open, run32 *out) {
+  (void)j, (void)y, (void)open, (void)out;
+  return 0;
+}
+#endif
+
+static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out) {
+  return j->fast ? rgba_row_runs(j, y, open, out) : row_runs_generic(j, y, open, out);
+}
+
+/* Bucket entries (run16) a run takes: lengths stop at 65535. */
+static inline int64_t pieces(uint32_t len) {
+  return len <= 65535 ? 1 : len / 65535 + (len % 65535 != 0);
+}
+
+/* The runs of a chunk are split by the parity of their index in it, each
+ * half with its own histogram and slices: consecutive runs often share a
+ * red value, and alternating between two counters (and in pass 2 two
+ * write positions) lets those updates overlap instead of waiting on each
+ * other.  Both passes number runs the same way. */
+static inline void count_runs(const run32 *r, int n, int64_t g, int64_t *hk, int64_t *px) {
+  int64_t *ha = hk + 256 * (g & 1), *hb = hk + 256 * (~g & 1), pixels = 0;
+  int i = 0;
+  for (; i + 1 < n; i += 2) {
+    ha[r[i].key >> 16] += pieces(r[i].len);
+    hb[r[i + 1].key >> 16] += pieces(r[i + 1].len);
+    pixels += (int64_t)r[i].len + r[i + 1].len;
+  }
+  if (i < n) ha[r[i].key >> 16] += pieces(r[i].len), pixels += r[i].len;
+  *px += pixels;
+}
+
+/* Pass 1 for row chunk k: counts its runs per parity and red value into
+ * hk[2][256] (in bucket entries) and its pixels into *px.  The runs are
+ * also kept in store, which holds cap entries, when they fit: then pass 2
+ * reads them instead of the image.  Returns how many were kept, or -1
+ * when they did not fit (rowbuf, width + 1 entries, took the rows). */
+static int64_t chunk_pass1(const job *j, int k, run32 *store, int64_t cap, run32 *rowbuf,
+                           int64_t *hk, int64_t *px) {
+  const int64_t w1 = (int64_t)j->img->width + 1;
+  int64_t kept = 0, g = 0;
+  run32 open = {RUN_NONE, 0};
+  *px = 0;
+  for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
+    run32 *dst = kept >= 0 && kept + w1 <= cap ? store + kept : rowbuf;
+    if (dst == rowbuf) kept = -1;
+    int n = row_runs(j, y, &open, dst);
+    count_runs(dst, n, g, hk, px);
+    g += n;
+    if (kept >= 0) kept += n;
+  }
+  if (open.key != RUN_NONE && open.len) {
+    count_runs(&open, 1, g, hk, px);
+    if (kept >= 0 && kept < cap) store[kept++] = open;
+    else kept = -1;
+  }
+  return kept;
+}
+
+/* Writes run r to its red's slice if that red is in [lo, hi). */
+static inline void put_run(run32 r, unsigned lo, unsigned hi, size_t *pos, run16 *scratch) {
+  const unsigned red = r.key >> 16;
+  if (red < lo || red >= hi) return;
+  size_t p = pos[red];
+  for (; r.len > 65535; r.len -= 65535) scratch[p++] = (run16){(uint16_t)r.key, 65535};
+  scratch[p++] = (run16){(uint16_t)r.key, (uint16_t)r.len};
+  pos[red] = p;
+}
+
+/* put_run for n runs numbered from g, with pos[2][256] by parity. */
+static inline void put_runs(const run32 *r, int64_t n, int64_t g, unsigned lo, unsigned hi,
+                            size_t *pos, run16 *scratch) {
+  size_t *pa = pos + 256 * (g & 1), *pb = pos + 256 * (~g & 1);
+  int64_t i = 0;
+  for (; i + 1 < n; i += 2) {
+    put_run(r[i], lo, hi, pa, scratch);
+    put_run(r[i + 1], lo, hi, pb, scratch);
+  }
+  if (i < n) put_run(r[i], lo, hi, pa, scratch);
+}
+
+/* Pass 2 for row chunk k: scatters its runs with a red in [lo, hi), from
+ * the kept runs when pass 1 kept them, else walking the rows again (which
+ * segments and numbers them exactly as pass 1 did). */
+static void chunk_pass2(const job *j, int k, const run32 *store, int64_t kept,
+                        run32 *rowbuf, unsigned lo, unsigned hi, size_t *pos,
+                        run16 *scratch) {
+  if (kept >= 0) {
+    put_runs(store, kept, 0, lo, hi, pos, scratch);
+    return;
+  }
+  int64_t g = 0;
+  run32 open = {RUN_NONE, 0};
+  for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
+    int n = row_runs(j, y, &open, rowbuf);
+    put_runs(rowbuf, n, g, lo, hi, pos, scratch);
+    g += n;
+  }
+  if (open.key != RUN_NONE && open.len) put_runs(&open, 1, g, lo, hi, pos, scratch);
+}
 
 /* Counts one bucket of runs for red r into tab, then walks it again to
  * report each distinct colour once and zero the table behind it.  The
@@ -246,28 +436,37 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   const int K = j.nchunks;
 
   int rc = PJ_OK;
-  int64_t *hist = calloc((size_t)K * 256, sizeof *hist); /* [chunk][red] */
-  int64_t total[256] = {0}; /* runs per red value */
+  int64_t *hist = calloc((size_t)K * 512, sizeof *hist); /* [chunk][parity][red] */
+  int64_t total[256] = {0}; /* bucket entries per red value */
   run16 *scratch = NULL;
   uint32_t **tabs = calloc((size_t)T, sizeof *tabs);
   topn *heaps = calloc((size_t)T, sizeof *heaps);
-  if (!hist || !tabs || !heaps) goto nomem;
+  /* Pass 1 keeps each chunk's runs, up to its share of KEEP_MAX; a chunk
+   * has at most one run per pixel plus one per row. */
+  j.fast = rgba_fast(&j);
+  const int64_t w1 = (int64_t)img->width + 1;
+  int64_t keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
+  if (keep_cap > KEEP_MAX / K) keep_cap = KEEP_MAX / K;
+  if (keep_cap < w1 + 1) keep_cap = 0; /* too small to keep a row */
+  int64_t *kept = malloc(sizeof *kept * (size_t)K);
+  run32 *rowbufs = malloc(sizeof *rowbufs * (size_t)(w1 * T));
+  run32 *store = keep_cap ? malloc(sizeof *store * (size_t)(keep_cap * K)) : NULL;
+  if (!hist || !tabs || !heaps || !kept || !rowbufs || (keep_cap && !store)) goto nomem;
+#define rowbuf_of(t) (rowbufs + (size_t)(w1 * (t)))
 
   /* 1. Runs per red value, per row chunk; pixels per chunk. */
   int64_t *pixels = calloc((size_t)K, sizeof *pixels);
   if (!pixels) goto nomem;
 #pragma omp parallel num_threads(T)
   for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
-    int64_t *hk = hist + (size_t)k * 256, px = 0;
-#define COUNT_RUN(key, len) (hk[(key) >> 16]++, px += (len))
-    FOR_RUNS(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1), COUNT_RUN);
-#undef COUNT_RUN
-    pixels[k] = px;
+    kept[k] = chunk_pass1(&j, k, store ? store + keep_cap * k : NULL, keep_cap, rowbuf_of(omp_get_thread_num()),
+                          hist + (size_t)k * 512, &pixels[k]);
   }
   int64_t counted = 0, nruns = 0;
   for (int k = 0; k < K; k++) {
     counted += pixels[k];
-    for (int r = 0; r < 256; r++) total[r] += hist[(size_t)k * 256 + r];
+    for (int r = 0; r < 256; r++)
+      total[r] += hist[(size_t)k * 512 + r] + hist[(size_t)k * 512 + 256 + r];
   }
   free(pixels);
   for (int r = 0; r < 256; r++) nruns += total[r];
@@ -315,29 +514,25 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
     size_t used = 0;
     while (r1 < 256 && used + (size_t)total[r1] <= scratch_len) used += (size_t)total[r1++];
 
-    /* 2. Scatter: slice for (red r, chunk k) starts after every earlier red
-     * of the group and every earlier chunk's pixels of red r. */
+    /* 2. Scatter: slice for (red r, chunk k, parity p) starts after every
+     * earlier red of the group, every earlier chunk's runs of red r and,
+     * for odd runs, the chunk's even runs of red r. */
     size_t start[257];
     start[r0] = 0;
     for (int r = r0; r < r1; r++) start[r + 1] = start[r] + (size_t)total[r];
 #pragma omp parallel num_threads(T)
     {
-      size_t pos[256];
+      size_t pos[512];
       for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
         for (int r = r0; r < r1; r++) {
           size_t p = start[r];
-          for (int kk = 0; kk < k; kk++) p += (size_t)hist[(size_t)kk * 256 + r];
+          for (int kk = 0; kk < k; kk++)
+            p += (size_t)(hist[(size_t)kk * 512 + r] + hist[(size_t)kk * 512 + 256 + r]);
           pos[r] = p;
+          pos[256 + r] = p + (size_t)hist[(size_t)k * 512 + r];
         }
-        const unsigned lo = (unsigned)r0, hi = (unsigned)r1;
-#define PUT_RUN(key, len)                                                     \
-  do {                                                                        \
-    unsigned r_of = (key) >> 16;                                              \
-    if (r_of >= lo && r_of < hi)                                              \
-      scratch[pos[r_of]++] = (run16){(uint16_t)(key), (uint16_t)(len)};       \
-  } while (0)
-        FOR_RUNS(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1), PUT_RUN);
-#undef PUT_RUN
+        chunk_pass2(&j, k, store ? store + keep_cap * k : NULL, kept[k], rowbuf_of(omp_get_thread_num()),
+                    (unsigned)r0, (unsigned)r1, pos, scratch);
       }
     }
 
@@ -426,7 +621,11 @@ done:
   free(heaps);
   free(hist);
   free(scratch);
+  free(rowbufs);
+  free(store);
+  free(kept);
   return rc;
+#undef rowbuf_of
 }
 
 /* ---- Palette ------------------------------------------------------------ */

@@ -207,6 +207,33 @@ static void test_large_paths(void) {
   for (size_t i = 0; i < (size_t)2200 * 2000; i++) img->data[i * 3] = 7;
   compare_with_reference(img, "one red, 4.4 Mpx");
   pj_image_release(img);
+  /* RGBA, nearly all visible: more runs than pass 1 keeps (rows are walked
+   * again) and than the scratch holds (groups of reds). */
+  img = pj_image_new(2200, 2000, 4, 0);
+  for (size_t i = 0; i < (size_t)2200 * 2000; i++) {
+    uint8_t *p = img->data + i * 4;
+    p[0] = (uint8_t)rnd(), p[1] = (uint8_t)rnd(), p[2] = (uint8_t)rnd();
+    p[3] = rnd() % 50 ? 255 : 0;
+  }
+  compare_with_reference(img, "noisy RGBA 4.4 Mpx");
+  pj_image_release(img);
+}
+
+/* RGBA runs longer than a bucket entry holds (65535), across rows, and
+ * views whose width leaves a tail after each group of eight pixels. */
+static void test_long_runs_rgba(void) {
+  pj_image *img = pj_image_new(640, 480, 4, 0);
+  for (size_t i = 0; i < (size_t)640 * 480; i++) {
+    uint8_t *p = img->data + i * 4;
+    p[0] = 10, p[1] = 20, p[2] = 30, p[3] = 255;
+    if (i % 100003 == 7) p[0] = 11; /* a few single pixels break the run */
+    if (i >= 200000 && i < 200013) p[3] = 0; /* a transparent gap */
+  }
+  compare_with_reference(img, "flat RGBA");
+  pj_image *v = pj_image_view(img, 3, 5, 613, 401);
+  compare_with_reference(v, "flat RGBA view");
+  pj_image_release(v);
+  pj_image_release(img);
 }
 
 /* Quantised counts with n in the hundreds of thousands: every bucket of a
@@ -257,6 +284,7 @@ int main(void) {
   RUN(test_quantise_and_mask);
   RUN(test_random_small);
   RUN(test_large_paths);
+  RUN(test_long_runs_rgba);
   RUN(test_quantised_many);
   RUN(test_palette);
   return finish("colors");
