@@ -335,7 +335,10 @@ static inline void put_run(run32 r, unsigned lo, unsigned hi, size_t *pos, run16
   if (red < lo || red >= hi) return;
   size_t p = pos[red];
   for (; r.len > 65535; r.len -= 65535) scratch[p++] = (run16){(uint16_t)r.key, 65535};
-  scratch[p++] = (run16){(uint16_t)r.key, (uint16_t)r.len};
+  /* Built in a register and copied whole: one 32-bit store, where a
+   * compound literal assignment is stored as two 16-bit halves. */
+  const run16 e = {(uint16_t)r.key, (uint16_t)r.len};
+  memcpy(&scratch[p++], &e, sizeof e);
   pos[red] = p;
 }
 
@@ -431,7 +434,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
 
   const int T = pj_threads_get();
   job j = {.img = img, .mask = o.mask, .min_alpha = o.min_alpha,
-           .q = (uint8_t)(0xFF << (8 - o.bits)), .nchunks = T};
+           .q = (uint8_t)(0xFF << (8 - o.bits)), .nchunks = T > 1 ? 4 * T : 1};
   if (j.nchunks > img->height) j.nchunks = img->height;
   const int K = j.nchunks;
 
@@ -457,8 +460,10 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   /* 1. Runs per red value, per row chunk; pixels per chunk. */
   int64_t *pixels = calloc((size_t)K, sizeof *pixels);
   if (!pixels) goto nomem;
-#pragma omp parallel num_threads(T)
-  for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
+  /* Four chunks a thread, taken as threads come free: the halves of an
+   * image rarely hold the same number of runs. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
+  for (int k = 0; k < K; k++) {
     kept[k] = chunk_pass1(&j, k, store ? store + keep_cap * k : NULL, keep_cap, rowbuf_of(omp_get_thread_num()),
                           hist + (size_t)k * 512, &pixels[k]);
   }
@@ -523,7 +528,8 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
 #pragma omp parallel num_threads(T)
     {
       size_t pos[512];
-      for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads()) {
+#pragma omp for schedule(dynamic, 1)
+      for (int k = 0; k < K; k++) {
         for (int r = r0; r < r1; r++) {
           size_t p = start[r];
           for (int kk = 0; kk < k; kk++)
