@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,13 @@ typedef struct run32 {
 
 #define RUN_NONE UINT32_MAX /* no open run */
 
+/* A thread's row memory: a row's runs when they are not kept, and
+ * rgba_row_runs's run starts (width + 8 entries each, for 8-lane stores). */
+typedef struct rowmem {
+  run32 *runs;
+  uint32_t *keys, *starts;
+} rowmem;
+
 /* Runs of row y from the generic pixel walk (any channel count, mask):
  * pixels not counted are skipped without ending a run.  Appends to out
  * the runs that end in the row, continuing *open and leaving the row's
@@ -206,78 +214,109 @@ static inline bool rgba_fast(const job *j) {
   return j->img->channels == 4 && !j->mask && pj_cpu_avx2();
 }
 
-/* Memory byte order (r | g << 8 | b << 16) to a key, and back. */
-static inline uint32_t swap_rb(uint32_t k) { return __builtin_bswap32(k) >> 8; }
+/* For each 8-bit mask, the lanes of its set bits in ascending order, one
+ * per nibble: permutevar8x32 indices that pack those lanes to the front. */
+static uint32_t pack_lanes[256];
+static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
 
-/* row_runs_generic for 4 channels without a mask, eight pixels at a time:
- * a pixel starts a run when its key differs from its left neighbour's,
- * and pixels not counted have the key RUN_NONE (so they end runs), which
- * makes flat areas cost one compare per eight pixels, and only run starts
- * are visited. */
-__attribute__((target("avx2"))) static int rgba_row_runs(const job *j, int32_t y,
-                                                         run32 *open, run32 *out) {
+static void pack_lanes_init(void) {
+  for (unsigned m = 0; m < 256; m++) {
+    uint32_t v = 0;
+    for (unsigned lane = 0, i = 0; lane < 8; lane++)
+      if (m >> lane & 1) v |= lane << (4 * i++);
+    pack_lanes[m] = v;
+  }
+}
+
+/* row_runs_generic for 4 channels without a mask, eight pixels at a time.
+ * A pixel starts a run when its key differs from its left neighbour's;
+ * pixels not counted have the key RUN_NONE, so they end runs.  The starts
+ * of each group of eight are packed (key and position) into rm's arrays
+ * without a branch per start, since on photos their number is random;
+ * flat areas cost one compare per eight pixels.  A second loop turns
+ * starts into runs.  Lengths are differences of uint32 positions: modulo
+ * 2^32 they are exact, as no run gets that long (see the first test). */
+__attribute__((target("avx2,popcnt"))) static int rgba_row_runs(const job *j, int32_t y,
+                                                                run32 *open, run32 *out,
+                                                                const rowmem *rm) {
   const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
   const int32_t w = j->img->width;
   const uint32_t qm = (uint32_t)j->q * 0x010101u;
+  uint32_t *ks = rm->keys, *ps = rm->starts;
   int n = 0;
-  uint32_t key = open->key == RUN_NONE ? RUN_NONE : swap_rb(open->key);
-  uint32_t len = open->len;
+  uint32_t key = open->key, len = open->len;
   if (key != RUN_NONE && len > UINT32_MAX - (uint32_t)w) {
     /* Keep one pixel open, so no run below comes out empty. */
-    out[n++] = (run32){open->key, len - 1};
+    out[n++] = (run32){key, len - 1};
     len = 1;
   }
-  int64_t start = -(int64_t)len; /* of the open run, from this row's start */
   const __m256i qv = _mm256_set1_epi32((int)qm), none = _mm256_set1_epi32(-1);
   const __m256i amin = _mm256_set1_epi32(j->min_alpha - 1);
   const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i nib = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), low4 = _mm256_set1_epi32(15);
+  /* Bytes r, g, b, a to the key's b, g, r, a: RUN_NONE stays itself. */
+  const __m256i order = _mm256_setr_epi8(2, 1, 0, 3, 6, 5, 4, 7, 10, 9, 8, 11, 14, 13, 12, 15,
+                                         2, 1, 0, 3, 6, 5, 4, 7, 10, 9, 8, 11, 14, 13, 12, 15);
   __m256i last = _mm256_set1_epi32((int)key); /* its lane 7: the pixel before */
+  int cnt = 0;
   int32_t x = 0;
   for (; x + 8 <= w; x += 8) {
     __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 * (size_t)x));
     __m256i vis = _mm256_cmpgt_epi32(_mm256_srli_epi32(v, 24), amin);
-    __m256i k = _mm256_blendv_epi8(none, _mm256_and_si256(v, qv), vis);
+    __m256i k = _mm256_shuffle_epi8(_mm256_blendv_epi8(none, _mm256_and_si256(v, qv), vis), order);
     __m256i left = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(k, rot),
                                       _mm256_permutevar8x32_epi32(last, rot), 1);
     unsigned m = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, left))) & 0xFFu;
     last = k;
     if (!m) continue;
-    uint32_t ks[8];
-    _mm256_storeu_si256((__m256i *)ks, k);
-    do {
-      const int b = __builtin_ctz(m);
-      if (key != RUN_NONE) out[n++] = (run32){swap_rb(key), (uint32_t)(x + b - start)};
-      key = ks[b];
-      start = x + b;
-      m &= m - 1;
-    } while (m);
+    __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)pack_lanes[m]), nib), low4);
+    _mm256_storeu_si256((__m256i *)(ks + cnt), _mm256_permutevar8x32_epi32(k, idx));
+    _mm256_storeu_si256((__m256i *)(ps + cnt),
+                        _mm256_permutevar8x32_epi32(_mm256_add_epi32(_mm256_set1_epi32(x), iota), idx));
+    cnt += __builtin_popcount(m);
   }
+  uint32_t prev = (uint32_t)_mm256_extract_epi32(last, 7);
   for (; x < w; x++) {
-    uint32_t v;
-    memcpy(&v, p + 4 * (size_t)x, 4);
-    const uint32_t k = (int)(v >> 24) >= j->min_alpha ? v & qm : RUN_NONE;
-    if (k == key) continue;
-    if (key != RUN_NONE) out[n++] = (run32){swap_rb(key), (uint32_t)(x - start)};
-    key = k;
-    start = x;
+    const uint8_t *q = p + 4 * (size_t)x;
+    const uint32_t k = q[3] >= j->min_alpha
+                           ? (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q)
+                           : RUN_NONE;
+    if (k == prev) continue;
+    ks[cnt] = k, ps[cnt++] = (uint32_t)x;
+    prev = k;
   }
-  open->key = key == RUN_NONE ? RUN_NONE : swap_rb(key);
-  open->len = key == RUN_NONE ? 0 : (uint32_t)(w - start);
+  if (!cnt) { /* the open run spans the row */
+    open->len = key == RUN_NONE ? 0 : len + (uint32_t)w;
+    return n;
+  }
+  if (key != RUN_NONE) out[n++] = (run32){key, len + ps[0]};
+  /* Written whether or not it counts; n only moves past counted runs. */
+  for (int i = 0; i + 1 < cnt; i++) {
+    out[n] = (run32){ks[i], ps[i + 1] - ps[i]};
+    n += ks[i] != RUN_NONE;
+  }
+  open->key = ks[cnt - 1];
+  open->len = ks[cnt - 1] == RUN_NONE ? 0 : (uint32_t)w - ps[cnt - 1];
   return n;
 }
+static void rgba_init(void) { pthread_once(&pack_once, pack_lanes_init); }
 #else
+static void rgba_init(void) {}
 static inline bool rgba_fast(const job *j) {
   (void)j;
   return false;
 }
-static int rgba_row_runs(const job *j, int32_t y, run32 *open, run32 *out) {
-  (void)j, (void)y, (void)open, (void)out;
+static int rgba_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
+                         const rowmem *rm) {
+  (void)j, (void)y, (void)open, (void)out, (void)rm;
   return 0;
 }
 #endif
 
-static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out) {
-  return j->fast ? rgba_row_runs(j, y, open, out) : row_runs_generic(j, y, open, out);
+static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out,
+                           const rowmem *rm) {
+  return j->fast ? rgba_row_runs(j, y, open, out, rm) : row_runs_generic(j, y, open, out);
 }
 
 /* Bucket entries (run16) a run takes: lengths stop at 65535. */
@@ -307,8 +346,9 @@ static inline void count_runs(const run32 *r, int n, int64_t g, int64_t *hk, int
  * also kept in store, which holds cap entries, when they fit: then pass 2
  * reads them instead of the image.  Returns how many were kept, or -1
  * when they did not fit (rowbuf, width + 1 entries, took the rows). */
-static int64_t chunk_pass1(const job *j, int k, run32 *store, int64_t cap, run32 *rowbuf,
+static int64_t chunk_pass1(const job *j, int k, run32 *store, int64_t cap, const rowmem *rm,
                            int64_t *hk, int64_t *px) {
+  run32 *rowbuf = rm->runs;
   const int64_t w1 = (int64_t)j->img->width + 1;
   int64_t kept = 0, g = 0;
   run32 open = {RUN_NONE, 0};
@@ -316,7 +356,7 @@ static int64_t chunk_pass1(const job *j, int k, run32 *store, int64_t cap, run32
   for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
     run32 *dst = kept >= 0 && kept + w1 <= cap ? store + kept : rowbuf;
     if (dst == rowbuf) kept = -1;
-    int n = row_runs(j, y, &open, dst);
+    int n = row_runs(j, y, &open, dst, rm);
     count_runs(dst, n, g, hk, px);
     g += n;
     if (kept >= 0) kept += n;
@@ -358,8 +398,9 @@ static inline void put_runs(const run32 *r, int64_t n, int64_t g, unsigned lo, u
  * the kept runs when pass 1 kept them, else walking the rows again (which
  * segments and numbers them exactly as pass 1 did). */
 static void chunk_pass2(const job *j, int k, const run32 *store, int64_t kept,
-                        run32 *rowbuf, unsigned lo, unsigned hi, size_t *pos,
+                        const rowmem *rm, unsigned lo, unsigned hi, size_t *pos,
                         run16 *scratch) {
+  run32 *rowbuf = rm->runs;
   if (kept >= 0) {
     put_runs(store, kept, 0, lo, hi, pos, scratch);
     return;
@@ -367,7 +408,7 @@ static void chunk_pass2(const job *j, int k, const run32 *store, int64_t kept,
   int64_t g = 0;
   run32 open = {RUN_NONE, 0};
   for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
-    int n = row_runs(j, y, &open, rowbuf);
+    int n = row_runs(j, y, &open, rowbuf, rm);
     put_runs(rowbuf, n, g, lo, hi, pos, scratch);
     g += n;
   }
@@ -452,10 +493,21 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   if (keep_cap > KEEP_MAX / K) keep_cap = KEEP_MAX / K;
   if (keep_cap < w1 + 1) keep_cap = 0; /* too small to keep a row */
   int64_t *kept = malloc(sizeof *kept * (size_t)K);
-  run32 *rowbufs = malloc(sizeof *rowbufs * (size_t)(w1 * T));
+  /* Per thread: w1 runs, then 2 (w1 + 7) run starts. */
+  const size_t rowmem_bytes = sizeof(run32) * (size_t)w1 + 2 * sizeof(uint32_t) * (size_t)(w1 + 7);
+  uint8_t *rowbufs = malloc(rowmem_bytes * (size_t)T);
+  rowmem *rms = malloc(sizeof *rms * (size_t)T);
   run32 *store = keep_cap ? malloc(sizeof *store * (size_t)(keep_cap * K)) : NULL;
-  if (!hist || !tabs || !heaps || !kept || !rowbufs || (keep_cap && !store)) goto nomem;
-#define rowbuf_of(t) (rowbufs + (size_t)(w1 * (t)))
+  if (!hist || !tabs || !heaps || !kept || !rowbufs || !rms || (keep_cap && !store))
+    goto nomem;
+  for (int t = 0; t < T; t++) {
+    uint8_t *base = rowbufs + rowmem_bytes * (size_t)t;
+    rms[t].runs = (run32 *)base;
+    rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
+    rms[t].starts = rms[t].keys + w1 + 7;
+  }
+  if (j.fast) rgba_init();
+#define rowbuf_of(t) (&rms[t])
 
   /* 1. Runs per red value, per row chunk; pixels per chunk. */
   int64_t *pixels = calloc((size_t)K, sizeof *pixels);
@@ -628,6 +680,7 @@ done:
   free(hist);
   free(scratch);
   free(rowbufs);
+  free(rms);
   free(store);
   free(kept);
   return rc;
