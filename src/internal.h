@@ -86,14 +86,14 @@ typedef struct pj_bytes {
 } pj_bytes;
 bool pj_bytes_append(pj_bytes *b, const void *p, size_t n);
 
-/* x86-64 kernels have SSSE3, AVX2 and AVX-512VL variants chosen at run time (the
- * build targets baseline x86-64); elsewhere only portable code is built.
- * The tests read what libgcc found at start-up: no caching needed. */
+/* x86-64 kernels have SSSE3, AVX2 and AVX-512VL variants chosen at run
+ * time (the build targets baseline x86-64); elsewhere only portable code
+ * is built.  The answers honour PIXJIT_CPU_DISABLE (cpu.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PJ_X86_SIMD 1
-static inline bool pj_cpu_ssse3(void) { return __builtin_cpu_supports("ssse3"); }
-static inline bool pj_cpu_avx2(void) { return __builtin_cpu_supports("avx2"); }
-static inline bool pj_cpu_avx512vl(void) { return __builtin_cpu_supports("avx512vl"); }
+bool pj_cpu_ssse3(void);
+bool pj_cpu_avx2(void);
+bool pj_cpu_avx512vl(void);
 #endif
 
 /* OpenCV's RGB2Gray for 8-bit data: BT.601 weights in 14-bit fixed point,

@@ -67,6 +67,23 @@ rc=$?
 cat "$tmp/lua.out"
 tally lua "$tmp/lua.out" "$rc"
 
+# The kernels' portable code paths, which a machine with AVX2 never takes
+# otherwise, against the same expectations.
+for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/test_warp; do
+  [ -x "$t" ] || continue
+  name="$(basename "$t") (no SIMD)"
+  PIXJIT_CPU_DISABLE=all "$t" >"$tmp/nosimd.out" 2>&1
+  rc=$?
+  sed 's/^\([a-z]*\): /\1 (no SIMD): /' "$tmp/nosimd.out"
+  tally "$name" "$tmp/nosimd.out" "$rc"
+done
+PIXJIT_CPU_DISABLE=all "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua \
+  tests/spec/colors_spec.lua tests/spec/tensor_spec.lua tests/spec/warp_spec.lua \
+  >"$tmp/lua-nosimd.out" 2>&1
+rc=$?
+sed 's/^lua: /lua (no SIMD): /' "$tmp/lua-nosimd.out"
+tally "lua (no SIMD)" "$tmp/lua-nosimd.out" "$rc"
+
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"
 else
