@@ -13,8 +13,8 @@
  * Steps 1 and 2 work on runs of identical consecutive pixels rather than
  * on pixels: stickers, renders and documents are mostly flat colour, so
  * this cuts the scattered data several times over, while a noisy photo
- * costs two more bytes per pixel.  RGBA rows are cut into runs eight
- * pixels at a time (AVX2), and step 1 keeps the runs it finds, up to
+ * costs two more bytes per pixel.  On AVX2 machines rows are cut into
+ * runs eight pixels at a time, and step 1 keeps the runs it finds, up to
  * KEEP_MAX, so step 2 reads them instead of the image.
  * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
  * pixels is processed in groups of red values, one extra read of the image
@@ -111,7 +111,7 @@ typedef struct job {
   int min_alpha;
   uint8_t q;         /* per-channel quantisation mask, e.g. 0xF0 for 4 bits */
   int nchunks;       /* row chunks, fixed independently of threads granted */
-  bool fast;         /* rows go through rgba_row_runs */
+  bool fast;         /* rows go through simd_row_runs */
 } job;
 
 /* Runs the body (the variadic tail) for each counted pixel of rows
@@ -176,7 +176,7 @@ typedef struct run32 {
 #define RUN_NONE UINT32_MAX /* no open run */
 
 /* A thread's row memory: a row's runs when they are not kept, and
- * rgba_row_runs's run starts (width + 8 entries each, for 8-lane stores). */
+ * simd_row_runs's run starts (width + 8 entries each, for 8-lane stores). */
 typedef struct rowmem {
   run32 *runs;
   uint32_t *keys, *starts;
@@ -209,9 +209,10 @@ static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
 #ifdef PJ_X86_SIMD
 #include <immintrin.h>
 
-/* Whether rows go through rgba_row_runs: 4 channels, no mask, AVX2. */
-static inline bool rgba_fast(const job *j) {
-  return j->img->channels == 4 && !j->mask && pj_cpu_avx2();
+/* Whether rows go through simd_row_runs. */
+static inline bool simd_fast(const job *j) {
+  (void)j;
+  return pj_cpu_avx2();
 }
 
 /* For each 8-bit mask, the lanes of its set bits in ascending order, one
@@ -228,20 +229,74 @@ static void pack_lanes_init(void) {
   }
 }
 
-/* row_runs_generic for 4 channels without a mask, eight pixels at a time.
- * A pixel starts a run when its key differs from its left neighbour's;
- * pixels not counted have the key RUN_NONE, so they end runs.  The starts
- * of each group of eight are packed (key and position) into rm's arrays
+/* Key of one pixel, as the generic walk computes it, or RUN_NONE. */
+static inline uint32_t pixel_key(const job *j, const uint8_t *p, const uint8_t *mrow, int32_t x,
+                                 const int C) {
+  const uint8_t *q = p + (size_t)x * C;
+  if (mrow && !mrow[x]) return RUN_NONE;
+  if ((C == 2 || C == 4) && q[C - 1] < j->min_alpha) return RUN_NONE;
+  if (C < 3) return (uint32_t)(q[0] & j->q) * 0x010101u;
+  return (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q);
+}
+
+/* Keys of pixels x .. x + 7, as pixel_key gives them.  No load reaches
+ * past pixel x + 7. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+keys8(const uint8_t *p, const uint8_t *mrow, int32_t x, const int C, __m256i qv, __m256i amin) {
+  const __m256i none = _mm256_set1_epi32(-1);
+  __m256i k, vis;
+  if (C == 4) {
+    /* Bytes r, g, b, a to b, g, r, 0. */
+    const __m256i order = _mm256_setr_epi8(2, 1, 0, -1, 6, 5, 4, -1, 10, 9, 8, -1, 14, 13, 12, -1,
+                                           2, 1, 0, -1, 6, 5, 4, -1, 10, 9, 8, -1, 14, 13, 12, -1);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 * (size_t)x));
+    vis = _mm256_cmpgt_epi32(_mm256_srli_epi32(v, 24), amin);
+    k = _mm256_shuffle_epi8(v, order);
+  } else if (C == 3) {
+    /* 24 bytes: pixels 0-3 stay in the low half, 4-7 move to the high
+     * half (dwords 3-5, from byte 12), then each to b, g, r, 0. */
+    const __m256i order = _mm256_setr_epi8(2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1, 11, 10, 9, -1,
+                                           2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1, 11, 10, 9, -1);
+    const uint8_t *q = p + 3 * (size_t)x;
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q)),
+                                        _mm_loadl_epi64((const __m128i *)(q + 16)), 1);
+    /* v: bytes 0-15 | 16-23 in the high half; dwords wanted high: 3, 4, 5. */
+    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6));
+    k = _mm256_shuffle_epi8(v, order);
+    vis = none;
+  } else if (C == 2) {
+    /* Each dword gray | alpha << 8, to gray, gray, gray, 0. */
+    const __m256i order = _mm256_setr_epi8(0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8, -1, 12, 12, 12, -1,
+                                           0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8, -1, 12, 12, 12, -1);
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p + 2 * (size_t)x)));
+    vis = _mm256_cmpgt_epi32(_mm256_srli_epi32(v, 8), amin);
+    k = _mm256_shuffle_epi8(v, order);
+  } else {
+    const __m256i order = _mm256_setr_epi8(0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8, -1, 12, 12, 12, -1,
+                                           0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8, -1, 12, 12, 12, -1);
+    k = _mm256_shuffle_epi8(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + x))), order);
+    vis = none;
+  }
+  if (mrow) {
+    __m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(mrow + x)));
+    vis = _mm256_andnot_si256(_mm256_cmpeq_epi32(m, _mm256_setzero_si256()), vis);
+  }
+  return _mm256_blendv_epi8(none, _mm256_and_si256(k, qv), vis);
+}
+
+/* row_runs_generic on AVX2 machines, eight pixels at a time.  A pixel
+ * starts a run when its key differs from its left neighbour's; pixels not
+ * counted have the key RUN_NONE, so here they end runs.  The starts of
+ * each group of eight are packed (key and position) into rm's arrays
  * without a branch per start, since on photos their number is random;
  * flat areas cost one compare per eight pixels.  A second loop turns
  * starts into runs.  Lengths are differences of uint32 positions: modulo
  * 2^32 they are exact, as no run gets that long (see the first test). */
-__attribute__((target("avx2,popcnt"))) static int rgba_row_runs(const job *j, int32_t y,
-                                                                run32 *open, run32 *out,
-                                                                const rowmem *rm) {
+__attribute__((target("avx2,popcnt"), always_inline)) static inline int
+row_runs_c(const job *j, int32_t y, run32 *open, run32 *out, const rowmem *rm, const int C) {
   const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const uint8_t *mrow = j->mask ? j->mask->data + (size_t)y * j->mask->stride : NULL;
   const int32_t w = j->img->width;
-  const uint32_t qm = (uint32_t)j->q * 0x010101u;
   uint32_t *ks = rm->keys, *ps = rm->starts;
   int n = 0;
   uint32_t key = open->key, len = open->len;
@@ -250,21 +305,16 @@ __attribute__((target("avx2,popcnt"))) static int rgba_row_runs(const job *j, in
     out[n++] = (run32){key, len - 1};
     len = 1;
   }
-  const __m256i qv = _mm256_set1_epi32((int)qm), none = _mm256_set1_epi32(-1);
+  const __m256i qv = _mm256_set1_epi32((int)((uint32_t)j->q * 0x010101u));
   const __m256i amin = _mm256_set1_epi32(j->min_alpha - 1);
   const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i nib = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), low4 = _mm256_set1_epi32(15);
-  /* Bytes r, g, b, a to the key's b, g, r, a: RUN_NONE stays itself. */
-  const __m256i order = _mm256_setr_epi8(2, 1, 0, 3, 6, 5, 4, 7, 10, 9, 8, 11, 14, 13, 12, 15,
-                                         2, 1, 0, 3, 6, 5, 4, 7, 10, 9, 8, 11, 14, 13, 12, 15);
   __m256i last = _mm256_set1_epi32((int)key); /* its lane 7: the pixel before */
   int cnt = 0;
   int32_t x = 0;
   for (; x + 8 <= w; x += 8) {
-    __m256i v = _mm256_loadu_si256((const __m256i *)(p + 4 * (size_t)x));
-    __m256i vis = _mm256_cmpgt_epi32(_mm256_srli_epi32(v, 24), amin);
-    __m256i k = _mm256_shuffle_epi8(_mm256_blendv_epi8(none, _mm256_and_si256(v, qv), vis), order);
+    __m256i k = keys8(p, mrow, x, C, qv, amin);
     __m256i left = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(k, rot),
                                       _mm256_permutevar8x32_epi32(last, rot), 1);
     unsigned m = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, left))) & 0xFFu;
@@ -278,10 +328,7 @@ __attribute__((target("avx2,popcnt"))) static int rgba_row_runs(const job *j, in
   }
   uint32_t prev = (uint32_t)_mm256_extract_epi32(last, 7);
   for (; x < w; x++) {
-    const uint8_t *q = p + 4 * (size_t)x;
-    const uint32_t k = q[3] >= j->min_alpha
-                           ? (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q)
-                           : RUN_NONE;
+    const uint32_t k = pixel_key(j, p, mrow, x, C);
     if (k == prev) continue;
     ks[cnt] = k, ps[cnt++] = (uint32_t)x;
     prev = k;
@@ -300,14 +347,26 @@ __attribute__((target("avx2,popcnt"))) static int rgba_row_runs(const job *j, in
   open->len = ks[cnt - 1] == RUN_NONE ? 0 : (uint32_t)w - ps[cnt - 1];
   return n;
 }
-static void rgba_init(void) { pthread_once(&pack_once, pack_lanes_init); }
+
+__attribute__((target("avx2,popcnt"))) static int simd_row_runs(const job *j, int32_t y,
+                                                                run32 *open, run32 *out,
+                                                                const rowmem *rm) {
+  switch (j->img->channels) {
+  case 1: return row_runs_c(j, y, open, out, rm, 1);
+  case 2: return row_runs_c(j, y, open, out, rm, 2);
+  case 3: return row_runs_c(j, y, open, out, rm, 3);
+  default: return row_runs_c(j, y, open, out, rm, 4);
+  }
+}
+
+static void simd_init(void) { pthread_once(&pack_once, pack_lanes_init); }
 #else
-static void rgba_init(void) {}
-static inline bool rgba_fast(const job *j) {
+static void simd_init(void) {}
+static inline bool simd_fast(const job *j) {
   (void)j;
   return false;
 }
-static int rgba_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
+static int simd_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
                          const rowmem *rm) {
   (void)j, (void)y, (void)open, (void)out, (void)rm;
   return 0;
@@ -316,7 +375,7 @@ static int rgba_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
 
 static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out,
                            const rowmem *rm) {
-  return j->fast ? rgba_row_runs(j, y, open, out, rm) : row_runs_generic(j, y, open, out);
+  return j->fast ? simd_row_runs(j, y, open, out, rm) : row_runs_generic(j, y, open, out);
 }
 
 /* Bucket entries (run16) a run takes: lengths stop at 65535. */
@@ -487,7 +546,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   topn *heaps = calloc((size_t)T, sizeof *heaps);
   /* Pass 1 keeps each chunk's runs, up to its share of KEEP_MAX; a chunk
    * has at most one run per pixel plus one per row. */
-  j.fast = rgba_fast(&j);
+  j.fast = simd_fast(&j);
   const int64_t w1 = (int64_t)img->width + 1;
   int64_t keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
   if (keep_cap > KEEP_MAX / K) keep_cap = KEEP_MAX / K;
@@ -506,7 +565,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
     rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
     rms[t].starts = rms[t].keys + w1 + 7;
   }
-  if (j.fast) rgba_init();
+  if (j.fast) simd_init();
 #define rowbuf_of(t) (&rms[t])
 
   /* 1. Runs per red value, per row chunk; pixels per chunk. */

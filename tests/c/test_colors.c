@@ -142,14 +142,20 @@ static int cmp_rank(const void *pa, const void *pb) {
   return a->rgb < b->rgb ? -1 : a->rgb > b->rgb;
 }
 
-static int64_t reference(const pj_image *img, int n, pj_color_count *ref, int64_t *distinct) {
+/* The counts by brute force over a 2^24 table, with opts' min_alpha and
+ * mask (bits must be 8). */
+static int64_t reference_opts(const pj_image *img, const pj_colors_opts *o, int n,
+                              pj_color_count *ref, int64_t *distinct) {
   uint32_t *tab = calloc(1u << 24, sizeof *tab);
   int64_t counted = 0;
+  const int C = img->channels;
   for (int y = 0; y < img->height; y++)
     for (int x = 0; x < img->width; x++) {
-      const uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * img->channels;
-      if (img->channels == 4 && p[3] == 0) continue;
-      tab[(uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2]]++;
+      const uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * C;
+      if (o->mask && !o->mask->data[(size_t)y * o->mask->stride + x]) continue;
+      if ((C == 2 || C == 4) && p[C - 1] < o->min_alpha) continue;
+      uint32_t k = C >= 3 ? (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2] : p[0] * 0x010101u;
+      tab[k]++;
       counted++;
     }
   int64_t d = 0;
@@ -166,15 +172,15 @@ static int64_t reference(const pj_image *img, int n, pj_color_count *ref, int64_
   return counted;
 }
 
-static void compare_with_reference(pj_image *img, const char *what) {
+static void compare_opts(pj_image *img, const pj_colors_opts *o, const char *what) {
   pj_color_count ref[64];
   int64_t distinct;
-  int64_t counted = reference(img, 64, ref, &distinct);
+  int64_t counted = reference_opts(img, o, 64, ref, &distinct);
   int threads[] = {1, 2, 3, 8};
   for (int t = 0; t < 4; t++) {
     pj_threads_set(threads[t]);
     memset(out, 0, sizeof out);
-    CHECK_EQ(pj_main_colors(img, 64, NULL, out, &sum), PJ_OK);
+    CHECK_EQ(pj_main_colors(img, 64, o, out, &sum), PJ_OK);
     CHECK_EQ(sum.counted, counted);
     CHECK_EQ(sum.distinct, distinct);
     int bad = 0;
@@ -183,6 +189,50 @@ static void compare_with_reference(pj_image *img, const char *what) {
     CHECK_EQ(bad, 0);
   }
   pj_threads_set(0);
+}
+
+static void compare_with_reference(pj_image *img, const char *what) {
+  pj_colors_opts o;
+  pj_colors_opts_default(&o);
+  compare_opts(img, &o, what);
+}
+
+/* Every channel count, wide enough for the 8-pixel path and its tails,
+ * with alpha thresholds, masks and views. */
+static void test_channels_wide(void) {
+  for (int C = 1; C <= 4; C++) {
+    pj_image *img = pj_image_new(301, 97, C, 0);
+    pj_image *mask = pj_image_new(301, 97, 1, 0);
+    for (int y = 0; y < 97; y++)
+      for (int x = 0; x < 301; x++) {
+        uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * C;
+        /* Runs of a few colours broken by noise, and partial alpha. */
+        unsigned v = (x / 7 + y / 5) % 6, noise = rnd() % 8 == 0;
+        for (int c = 0; c < C; c++) p[c] = (uint8_t)(noise ? rnd() : v * 40 + c * 9);
+        if (C == 2 || C == 4) p[C - 1] = (uint8_t)(x % 13 < 2 ? 0 : x % 13 < 4 ? 40 : 255);
+        mask->data[(size_t)y * mask->stride + x] = (uint8_t)((x / 3 + y) % 5 != 0);
+      }
+    char what[64];
+    pj_colors_opts o;
+    pj_colors_opts_default(&o);
+    snprintf(what, sizeof what, "%d channels", C);
+    compare_opts(img, &o, what);
+    o.min_alpha = 41;
+    snprintf(what, sizeof what, "%d channels, min_alpha 41", C);
+    compare_opts(img, &o, what);
+    o.min_alpha = 0;
+    o.mask = mask;
+    snprintf(what, sizeof what, "%d channels, mask", C);
+    compare_opts(img, &o, what);
+    pj_image *v = pj_image_view(img, 3, 2, 290, 90), *mv = pj_image_view(mask, 3, 2, 290, 90);
+    o.mask = mv;
+    snprintf(what, sizeof what, "%d channels, view with mask", C);
+    compare_opts(v, &o, what);
+    o.mask = NULL;
+    snprintf(what, sizeof what, "%d channels, view", C);
+    compare_opts(v, &o, what);
+    pj_image_release(v), pj_image_release(mv), pj_image_release(mask), pj_image_release(img);
+  }
 }
 
 static void test_random_small(void) {
@@ -285,6 +335,7 @@ int main(void) {
   RUN(test_random_small);
   RUN(test_large_paths);
   RUN(test_long_runs_rgba);
+  RUN(test_channels_wide);
   RUN(test_quantised_many);
   RUN(test_palette);
   return finish("colors");
