@@ -497,6 +497,17 @@ static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
   h->distinct += distinct;
 }
 
+/* count_bucket for gray images, whose keys are r = g = b: the bucket
+ * holds one colour, so its count is the sum of its lengths.  Adding them
+ * into one table entry would make each add wait on the one before. */
+static void gray_bucket(const run16 *v, size_t n, unsigned r, topn *h) {
+  int64_t c = 0;
+  for (size_t i = 0; i < n; i++) c += v[i].len;
+  if (!c) return;
+  h->distinct++;
+  topn_offer(h, c, r * 0x010101u);
+}
+
 static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
                        pj_color_count *out, pj_colors_summary *summary);
 
@@ -657,7 +668,10 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
     for (int r = r0; r < r1; r++) {
       int t = omp_get_thread_num();
-      count_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, tabs[t], &heaps[t]);
+      if (img->channels < 3)
+        gray_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, &heaps[t]);
+      else
+        count_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, tabs[t], &heaps[t]);
     }
     r0 = r1;
   }
