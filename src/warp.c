@@ -123,10 +123,14 @@ static bool invert3(const double *m, double *t) {
 
 /* ---- Sampling ----------------------------------------------------------- */
 
+/* Vector code a warp uses, decided once per job: the kernels run per row. */
+enum { SIMD_NONE, SIMD_AVX2, SIMD_AVX512VL };
+
 typedef struct warp_job {
   const pj_image *src;
   double inv[9];           /* output -> source */
   int interp, border;
+  int simd;                /* SIMD_* */
   uint8_t bval[4];
 } warp_job;
 
@@ -270,25 +274,17 @@ coords_avx512vl(const double *m, double scale, int32_t y, int32_t xb, int32_t x1
 }
 #endif
 
-static bool use_avx2(void) {
-#ifdef PJ_X86_SIMD
-  return pj_cpu_avx2();
-#else
-  return false;
-#endif
-}
-
-/* coords() on the widest vector unit available; with bk, also the
+/* coords() on the vector unit simd names (SIMD_*); with bk, also the
  * block's fast-path fields (see struct block). */
-static inline void coords_best(const double *m, double scale, int32_t y, int32_t xb,
+static inline void coords_best(int simd, const double *m, double scale, int32_t y, int32_t xb,
                                int32_t x1, int n, int32_t *xs, int32_t *ys,
                                const int32_t *geo, block *bk) {
 #ifdef PJ_X86_SIMD
-  if (pj_cpu_avx512vl()) {
+  if (simd == SIMD_AVX512VL) {
     coords_avx512vl(m, scale, y, xb, x1, n, xs, ys, geo, bk);
     return;
   }
-  if (use_avx2()) {
+  if (simd == SIMD_AVX2) {
     coords_avx2(m, scale, y, xb, x1, n, xs, ys, geo, bk);
     return;
   }
@@ -437,7 +433,7 @@ static void plan_chunk(const warp_job *j, const int32_t *geo, int32_t *y, int32_
   int n = w - *x0 < BLOCK ? w - *x0 : BLOCK;
   if (*x0 + n > xb + bw) n = xb + bw - *x0;
   *pos = (chunk_pos){*y, *x0, n};
-  coords_best(j->inv, TAB_SIZE, *y, xb, *x0 - xb, n, bk->xs, bk->ys, geo, bk);
+  coords_best(j->simd, j->inv, TAB_SIZE, *y, xb, *x0 - xb, n, bk->xs, bk->ys, geo, bk);
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
   for (int i = 0; i < n; i += 8) {
@@ -465,7 +461,7 @@ static void rows_linear(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1
   const bool small = (int64_t)s->height * s->stride < INT32_MAX;
   const int32_t geo[4] = {small ? (W1 < 32767 ? W1 : 32767) : 0,
                           small ? (H1 < 32767 ? H1 : 32767) : 0, s->stride, C};
-  const bool avx2 = use_avx2() && C >= 3;
+  const bool avx2 = j->simd >= SIMD_AVX2 && C >= 3;
   if (y0 >= y1 || w <= 0) return;
   block bk[2];
   chunk_pos pos[2];
@@ -503,7 +499,7 @@ static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w, int
     int32_t xb = x0 / bw * bw;
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
     if (x0 + n > xb + bw) n = xb + bw - x0;
-    coords_best(j->inv, 1, y, xb, x0 - xb, n, xs, ys, NULL, NULL);
+    coords_best(j->simd, j->inv, 1, y, xb, x0 - xb, n, xs, ys, NULL, NULL);
     x0 += n;
     for (int i = 0; i < n; i++, d += C) {
       int sx = sat16(xs[i]), sy = sat16(ys[i]);
@@ -544,6 +540,10 @@ static int check_warp_opts(const pj_warp_opts *o) {
 
 static void job_init(warp_job *j, const pj_image *src, const pj_warp_opts *o) {
   j->src = src;
+  j->simd = SIMD_NONE;
+#ifdef PJ_X86_SIMD
+  j->simd = pj_cpu_avx512vl() ? SIMD_AVX512VL : pj_cpu_avx2() ? SIMD_AVX2 : SIMD_NONE;
+#endif
   j->interp = o->interpolation;
   j->border = o->border;
   memcpy(j->bval, o->border_value, 4);
