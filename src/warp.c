@@ -209,94 +209,101 @@ static void coords(const double *m, double scale, int32_t y, int32_t xb, int32_t
 
 #ifdef PJ_X86_SIMD
 #include <immintrin.h>
-/* The same computation four lanes at a time, for CPUs with AVX2.  The last
- * group is computed whole, writing up to 3 entries past n (the arrays hold
- * BLOCK, a multiple of 4, and n never exceeds it): rows are short, and a
- * scalar tail on every row cost more than the spare lanes. */
+/* The same computation four lanes at a time, for CPUs with AVX2, over
+ * rows y .. y + rows - 1, row r's entries from r * L (L >= n rounded up
+ * to 4).  The last group of a row is computed whole, writing up to 3
+ * entries past n: rows are short, and a scalar tail on every row cost
+ * more than the spare lanes. */
 __attribute__((target("avx2"), always_inline)) static inline void
-coords_avx2_body(const double *m, double scale, int32_t y, int32_t xb, int32_t x1, int n,
-                 int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
+coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
+                 int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
   const __m256d m0 = _mm256_set1_pd(m[0]), m3 = _mm256_set1_pd(m[3]), m6 = _mm256_set1_pd(m[6]);
-  const __m256d x0v = _mm256_set1_pd(m[0] * xb + m[1] * y + m[2]);
-  const __m256d y0v = _mm256_set1_pd(m[3] * xb + m[4] * y + m[5]);
-  const __m256d w0v = _mm256_set1_pd(m[6] * xb + m[7] * y + m[8]);
   const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
   const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
-  __m256d xv = _mm256_set_pd(x1 + 3, x1 + 2, x1 + 1, x1);
+  const __m256d xstart = _mm256_set_pd(x1 + 3, x1 + 2, x1 + 1, x1);
   /* geo = {W1, H1, stride, channels}, broadcast once: the stores below
    * could alias it as far as the compiler knows. */
   const __m128i gw = _mm_set1_epi32(bk ? geo[0] : 0), gh = _mm_set1_epi32(bk ? geo[1] : 0);
   const __m128i gs = _mm_set1_epi32(bk ? geo[2] : 0), gc = _mm_set1_epi32(bk ? geo[3] : 0);
   const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), neg = _mm_set1_epi32(-1);
-  int i = 0;
-  for (; i < n; i += 4, xv = _mm256_add_pd(xv, four)) {
-    __m256d X = _mm256_add_pd(x0v, _mm256_mul_pd(m0, xv));
-    __m256d Y = _mm256_add_pd(y0v, _mm256_mul_pd(m3, xv));
-    __m256d W = _mm256_add_pd(w0v, _mm256_mul_pd(m6, xv));
-    W = _mm256_and_pd(_mm256_div_pd(tab, W), _mm256_cmp_pd(W, zero, _CMP_NEQ_UQ));
-    X = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(X, W)));
-    Y = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(Y, W)));
-    __m128i xi = _mm256_cvtpd_epi32(X), yi = _mm256_cvtpd_epi32(Y);
-    _mm_storeu_si128((__m128i *)(xs + i), xi);
-    _mm_storeu_si128((__m128i *)(ys + i), yi);
-    if (bk) {
-      /* Inside when 0 <= sx < W1 and 0 <= sy < H1 (W1, H1 already capped
-       * where int16 saturation or an int32 offset would otherwise differ). */
-      __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
-      __m128i in = _mm_and_si128(
-          _mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(gw, sx)),
-          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(gh, sy)));
-      __m128i off = _mm_and_si128(
-          _mm_add_epi32(_mm_mullo_epi32(sy, gs), _mm_mullo_epi32(sx, gc)), in);
-      __m128i widx = _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS),
-                                   _mm_and_si128(xi, m31));
-      _mm_storeu_si128((__m128i *)(bk->in + i), in);
-      _mm_storeu_si128((__m128i *)(bk->off + i), off);
-      _mm_storeu_si128((__m128i *)(bk->widx + i), widx);
+  for (int r = 0; r < rows; r++) {
+    const int32_t yr = y + r;
+    const __m256d x0v = _mm256_set1_pd(m[0] * xb + m[1] * yr + m[2]);
+    const __m256d y0v = _mm256_set1_pd(m[3] * xb + m[4] * yr + m[5]);
+    const __m256d w0v = _mm256_set1_pd(m[6] * xb + m[7] * yr + m[8]);
+    __m256d xv = xstart;
+    for (int i = r * L, end = r * L + n; i < end; i += 4, xv = _mm256_add_pd(xv, four)) {
+      __m256d X = _mm256_add_pd(x0v, _mm256_mul_pd(m0, xv));
+      __m256d Y = _mm256_add_pd(y0v, _mm256_mul_pd(m3, xv));
+      __m256d W = _mm256_add_pd(w0v, _mm256_mul_pd(m6, xv));
+      W = _mm256_and_pd(_mm256_div_pd(tab, W), _mm256_cmp_pd(W, zero, _CMP_NEQ_UQ));
+      X = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(X, W)));
+      Y = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(Y, W)));
+      __m128i xi = _mm256_cvtpd_epi32(X), yi = _mm256_cvtpd_epi32(Y);
+      _mm_storeu_si128((__m128i *)(xs + i), xi);
+      _mm_storeu_si128((__m128i *)(ys + i), yi);
+      if (bk) {
+        /* Inside when 0 <= sx < W1 and 0 <= sy < H1 (W1, H1 already capped
+         * where int16 saturation or an int32 offset would otherwise differ). */
+        __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
+        __m128i in =
+            _mm_and_si128(_mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(gw, sx)),
+                          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(gh, sy)));
+        __m128i off =
+            _mm_and_si128(_mm_add_epi32(_mm_mullo_epi32(sy, gs), _mm_mullo_epi32(sx, gc)), in);
+        __m128i widx =
+            _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS), _mm_and_si128(xi, m31));
+        _mm_storeu_si128((__m128i *)(bk->in + i), in);
+        _mm_storeu_si128((__m128i *)(bk->off + i), off);
+        _mm_storeu_si128((__m128i *)(bk->widx + i), widx);
+      }
     }
   }
 }
 
-__attribute__((target("avx2"))) static void coords_avx2(const double *m, double scale,
-                                                        int32_t y, int32_t xb, int32_t x1,
-                                                        int n, int32_t *xs, int32_t *ys,
-                                                        const int32_t *geo, block *bk) {
-  coords_avx2_body(m, scale, y, xb, x1, n, xs, ys, geo, bk);
+__attribute__((target("avx2"))) static void
+coords_avx2(const double *m, double scale, int32_t y, int rows, int L, int32_t xb, int32_t x1,
+            int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
+  coords_avx2_body(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
 }
 
 /* The same code built for AVX-512VL: identical instructions, but 32 vector
  * registers hold all its constants, where the AVX2 build reloads several
  * from the stack every group (about 5% of a page crop). */
 __attribute__((target("avx2,avx512f,avx512vl"))) static void
-coords_avx512vl(const double *m, double scale, int32_t y, int32_t xb, int32_t x1, int n,
-                int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
-  coords_avx2_body(m, scale, y, xb, x1, n, xs, ys, geo, bk);
+coords_avx512vl(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
+                int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
+  coords_avx2_body(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
 }
 #endif
 
-/* coords() on the vector unit simd names (SIMD_*); with bk, also the
- * block's fast-path fields (see struct block). */
-static inline void coords_best(int simd, const double *m, double scale, int32_t y, int32_t xb,
-                               int32_t x1, int n, int32_t *xs, int32_t *ys,
+/* coords() on the vector unit simd names (SIMD_*), for rows y .. y + rows
+ * - 1 with row r's entries from r * L; with bk, also the block's fast-path
+ * fields (see struct block). */
+static inline void coords_best(int simd, const double *m, double scale, int32_t y, int rows,
+                               int L, int32_t xb, int32_t x1, int n, int32_t *xs, int32_t *ys,
                                const int32_t *geo, block *bk) {
 #ifdef PJ_X86_SIMD
   if (simd == SIMD_AVX512VL) {
-    coords_avx512vl(m, scale, y, xb, x1, n, xs, ys, geo, bk);
+    coords_avx512vl(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
     return;
   }
   if (simd == SIMD_AVX2) {
-    coords_avx2(m, scale, y, xb, x1, n, xs, ys, geo, bk);
+    coords_avx2(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
     return;
   }
 #endif
-  coords(m, scale, y, xb, x1, n, xs, ys);
-  if (bk)
-    for (int i = 0; i < n; i++) {
-      int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
-      bk->in[i] = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1] ? -1 : 0;
-      bk->off[i] = bk->in[i] ? sy * geo[2] + sx * geo[3] : 0;
-      bk->widx[i] = (ys[i] & (TAB_SIZE - 1)) * TAB_SIZE + (xs[i] & (TAB_SIZE - 1));
-    }
+  for (int r = 0; r < rows; r++) {
+    const int o = r * L;
+    coords(m, scale, y + r, xb, x1, n, xs + o, ys + o);
+    if (bk)
+      for (int i = o; i < o + n; i++) {
+        int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
+        bk->in[i] = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1] ? -1 : 0;
+        bk->off[i] = bk->in[i] ? sy * geo[2] + sx * geo[3] : 0;
+        bk->widx[i] = (ys[i] & (TAB_SIZE - 1)) * TAB_SIZE + (xs[i] & (TAB_SIZE - 1));
+      }
+  }
 }
 
 /* Bilinear weights by sub-pixel position (fy * 32 + fx), as int16 pairs
@@ -356,21 +363,26 @@ static void pixel_general(const warp_job *j, int32_t xi, int32_t yi, uint8_t *d)
   for (int k = 0; k < C; k++) d[k] = BILERP(t00, t01, t10, t11, k);
 }
 
-/* Fast-path pixels of a block, portable: 4-tap sums per channel. */
+/* Fast-path pixels of a block, portable: 4-tap sums per channel.  Rows as
+ * in coords_best, output row r at d + r * dstride. */
 static inline __attribute__((always_inline)) void
-block_linear(const warp_job *j, const block *bk, int n, uint8_t *d, const int C) {
+block_linear(const warp_job *j, const block *bk, int n, int rows, int L, uint8_t *d0,
+             size_t dstride, const int C) {
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
-  for (int i = 0; i < n; i++, d += C) {
-    if (!bk->in[i]) {
-      pixel_general(j, bk->xs[i], bk->ys[i], d);
-      continue;
+  for (int r = 0; r < rows; r++) {
+    uint8_t *d = d0 + r * dstride;
+    for (int i = r * L, end = r * L + n; i < end; i++, d += C) {
+      if (!bk->in[i]) {
+        pixel_general(j, bk->xs[i], bk->ys[i], d);
+        continue;
+      }
+      const uint32_t *wt = wtab[bk->widx[i]];
+      int w00 = (int)(wt[0] & 0xffff), w01 = (int)(wt[0] >> 16);
+      int w10 = (int)(wt[1] & 0xffff), w11 = (int)(wt[1] >> 16);
+      const uint8_t *p = base + bk->off[i];
+      for (int k = 0; k < C; k++) d[k] = BILERP(p, p + C, p + st, p + st + C, k);
     }
-    const uint32_t *wt = wtab[bk->widx[i]];
-    int w00 = (int)(wt[0] & 0xffff), w01 = (int)(wt[0] >> 16);
-    int w10 = (int)(wt[1] & 0xffff), w11 = (int)(wt[1] >> 16);
-    const uint8_t *p = base + bk->off[i];
-    for (int k = 0; k < C; k++) d[k] = BILERP(p, p + C, p + st, p + st + C, k);
   }
 }
 
@@ -383,43 +395,49 @@ block_linear(const warp_job *j, const block *bk, int n, uint8_t *d, const int C)
  * bytes for 3 channels, spilling into the next pixel of the row (written
  * next); the row's last pixel is stored exactly, as the next row may
  * belong to another thread. */
-__attribute__((target("avx2"))) static void block_linear_avx2(const warp_job *j,
-                                                              const block *bk, int n,
-                                                              uint8_t *d, int C,
-                                                              bool row_end) {
+__attribute__((target("avx2"))) static void
+block_linear_avx2(const warp_job *j, const block *bk, int n, int rows, int L, uint8_t *d0,
+                  size_t dstride, int C, bool row_end) {
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
   const __m128i shuf3 = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m128i shuf4 = _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1);
   const __m128i shuf = C == 3 ? shuf3 : shuf4;
   const __m128i round = _mm_set1_epi32(512);
-  for (int i = 0; i < n; i++, d += C) {
-    if (!bk->in[i]) {
-      pixel_general(j, bk->xs[i], bk->ys[i], d);
-      continue;
+  for (int r = 0; r < rows; r++) {
+    uint8_t *d = d0 + r * dstride;
+    const int last = r * L + n - 1;
+    for (int i = r * L; i <= last; i++, d += C) {
+      if (!bk->in[i]) {
+        pixel_general(j, bk->xs[i], bk->ys[i], d);
+        continue;
+      }
+      const uint8_t *p = base + bk->off[i];
+      const uint32_t *wt = wtab[bk->widx[i]];
+      __m128i top = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)p), shuf);
+      __m128i bot = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(p + st)), shuf);
+      __m128i sum = _mm_add_epi32(_mm_madd_epi16(top, _mm_set1_epi32((int)wt[0])),
+                                  _mm_madd_epi16(bot, _mm_set1_epi32((int)wt[1])));
+      sum = _mm_srai_epi32(_mm_add_epi32(sum, round), 10);
+      sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
+      uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
+      if (C == 4 || !(row_end && i == last))
+        memcpy(d, &px, 4);
+      else
+        memcpy(d, &px, 3);
     }
-    const uint8_t *p = base + bk->off[i];
-    const uint32_t *wt = wtab[bk->widx[i]];
-    __m128i top = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)p), shuf);
-    __m128i bot = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(p + st)), shuf);
-    __m128i sum = _mm_add_epi32(_mm_madd_epi16(top, _mm_set1_epi32((int)wt[0])),
-                                _mm_madd_epi16(bot, _mm_set1_epi32((int)wt[1])));
-    sum = _mm_srai_epi32(_mm_add_epi32(sum, round), 10);
-    sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
-    uint32_t px = (uint32_t)_mm_cvtsi128_si32(sum);
-    if (C == 4 || !(row_end && i == n - 1))
-      memcpy(d, &px, 4);
-    else
-      memcpy(d, &px, 3);
   }
 }
 #endif
 
-/* Where one chunk of output sits: row y, columns x0 .. x0 + n - 1, never
- * straddling one of OpenCV's column blocks. */
+/* Where one chunk of output sits: rows y .. y + rows - 1, columns x0 ..
+ * x0 + n - 1, never straddling one of OpenCV's column blocks; row r's
+ * entries in the block start at r * L.  Several rows make one chunk when
+ * they are whole and fit: word crops are some 55 pixels wide, and the
+ * per-chunk work would otherwise come once per 55 pixels. */
 typedef struct chunk_pos {
   int32_t y, x0;
-  int n;
+  int n, rows, L;
 } chunk_pos;
 
 /* Computes the coordinates of the chunk starting at (*y, *x0) into bk,
@@ -428,22 +446,30 @@ typedef struct chunk_pos {
  * loads, mostly misses for short word crops whose source rows lie a page
  * stride apart, overlap that work. */
 static void plan_chunk(const warp_job *j, const int32_t *geo, int32_t *y, int32_t *x0,
-                       int32_t w, int32_t bw, chunk_pos *pos, block *bk) {
+                       int32_t w, int32_t bw, int32_t y1, chunk_pos *pos, block *bk) {
   int32_t xb = *x0 / bw * bw;
   int n = w - *x0 < BLOCK ? w - *x0 : BLOCK;
   if (*x0 + n > xb + bw) n = xb + bw - *x0;
-  *pos = (chunk_pos){*y, *x0, n};
-  coords_best(j->simd, j->inv, TAB_SIZE, *y, xb, *x0 - xb, n, bk->xs, bk->ys, geo, bk);
+  int rows = 1, L = (n + 3) & ~3;
+  if (n == w) { /* whole rows: as many as the block holds */
+    rows = BLOCK / L;
+    if (rows > y1 - *y) rows = y1 - *y;
+  }
+  *pos = (chunk_pos){*y, *x0, n, rows, L};
+  coords_best(j->simd, j->inv, TAB_SIZE, *y, rows, L, xb, *x0 - xb, n, bk->xs, bk->ys, geo, bk);
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
-  for (int i = 0; i < n; i += 8) {
-    __builtin_prefetch(base + bk->off[i]);
-    __builtin_prefetch(base + bk->off[i] + st);
+  for (int r = 0; r < rows; r++) {
+    const int o = r * L;
+    for (int i = o; i < o + n; i += 8) {
+      __builtin_prefetch(base + bk->off[i]);
+      __builtin_prefetch(base + bk->off[i] + st);
+    }
+    __builtin_prefetch(base + bk->off[o + n - 1] + 8);
+    __builtin_prefetch(base + bk->off[o + n - 1] + st + 8);
   }
-  __builtin_prefetch(base + bk->off[n - 1] + 8);
-  __builtin_prefetch(base + bk->off[n - 1] + st + 8);
   *x0 += n;
-  if (*x0 == w) *x0 = 0, ++*y;
+  if (*x0 == w) *x0 = 0, *y += rows;
 }
 
 /* Rows [y0, y1) of the bilinear warp into dst, whose width is w.  The
@@ -467,23 +493,24 @@ static void rows_linear(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1
   chunk_pos pos[2];
   int32_t y = y0, x0 = 0;
   int cur = 0;
-  plan_chunk(j, geo, &y, &x0, w, bw, &pos[0], &bk[0]);
+  plan_chunk(j, geo, &y, &x0, w, bw, y1, &pos[0], &bk[0]);
   for (;;) {
     const bool more = y < y1;
-    if (more) plan_chunk(j, geo, &y, &x0, w, bw, &pos[cur ^ 1], &bk[cur ^ 1]);
+    if (more) plan_chunk(j, geo, &y, &x0, w, bw, y1, &pos[cur ^ 1], &bk[cur ^ 1]);
     const block *b = &bk[cur];
-    const int n = pos[cur].n;
-    uint8_t *d = dst->data + (size_t)pos[cur].y * dst->stride + (size_t)pos[cur].x0 * C;
+    const chunk_pos *c = &pos[cur];
+    const size_t ds = (size_t)dst->stride;
+    uint8_t *d = dst->data + (size_t)c->y * ds + (size_t)c->x0 * C;
 #ifdef PJ_X86_SIMD
     if (avx2)
-      block_linear_avx2(j, b, n, d, C, pos[cur].x0 + n == w);
+      block_linear_avx2(j, b, c->n, c->rows, c->L, d, ds, C, c->x0 + c->n == w);
     else
 #endif
       switch (C) {
-      case 1: block_linear(j, b, n, d, 1); break;
-      case 2: block_linear(j, b, n, d, 2); break;
-      case 3: block_linear(j, b, n, d, 3); break;
-      default: block_linear(j, b, n, d, 4); break;
+      case 1: block_linear(j, b, c->n, c->rows, c->L, d, ds, 1); break;
+      case 2: block_linear(j, b, c->n, c->rows, c->L, d, ds, 2); break;
+      case 3: block_linear(j, b, c->n, c->rows, c->L, d, ds, 3); break;
+      default: block_linear(j, b, c->n, c->rows, c->L, d, ds, 4); break;
       }
     (void)avx2;
     if (!more) return;
@@ -499,7 +526,7 @@ static void row_nearest(const warp_job *j, uint8_t *d, int32_t y, int32_t w, int
     int32_t xb = x0 / bw * bw;
     int n = w - x0 < BLOCK ? w - x0 : BLOCK;
     if (x0 + n > xb + bw) n = xb + bw - x0;
-    coords_best(j->simd, j->inv, 1, y, xb, x0 - xb, n, xs, ys, NULL, NULL);
+    coords_best(j->simd, j->inv, 1, y, 1, 0, xb, x0 - xb, n, xs, ys, NULL, NULL);
     x0 += n;
     for (int i = 0; i < n; i++, d += C) {
       int sx = sat16(xs[i]), sy = sat16(ys[i]);
