@@ -444,6 +444,45 @@ static void test_png_dimension_limit(void) {
   pj_image_release(img);
 }
 
+/* The chunk CRC covers every compressed byte, so the zlib Adler-32 is not
+ * checked again: a stream whose Adler-32 alone is wrong (CRC recomputed)
+ * still decodes to the same pixels, while any flipped data bit fails. */
+static void test_png_adler_not_rechecked(void) {
+  pj_image *img = pattern(37, 23, 3);
+  pj_encode_opts o;
+  pj_encode_opts_default(&o);
+  o.format = PJ_FMT_PNG;
+  uint8_t *buf;
+  size_t size;
+  CHECK_EQ(pj_encode(img, &o, &buf, &size), PJ_OK);
+  /* Find the (single) IDAT chunk: length, type, data, CRC. */
+  size_t at = 8, idat = 0;
+  uint32_t len = 0;
+  while (at + 12 <= size) {
+    len = (uint32_t)buf[at] << 24 | (uint32_t)buf[at + 1] << 16 | (uint32_t)buf[at + 2] << 8 | buf[at + 3];
+    if (!memcmp(buf + at + 4, "IDAT", 4)) {
+      idat = at;
+      break;
+    }
+    at += 12 + len;
+  }
+  CHECK(idat > 0 && len > 4);
+  if (idat > 0 && len > 4) {
+    buf[idat + 8 + len - 1] ^= 0x5a; /* last Adler-32 byte */
+    uint32_t crc = (uint32_t)crc32(0, buf + idat + 4, len + 4);
+    uint8_t *c = buf + idat + 8 + len;
+    c[0] = crc >> 24, c[1] = crc >> 16, c[2] = crc >> 8, c[3] = crc;
+    pj_image *back = pj_decode(buf, size, "adler.png", NULL);
+    CHECK(back && images_equal(img, back));
+    pj_image_release(back);
+    buf[idat + 8 + 2] ^= 0x01; /* a data byte, CRC now stale */
+    CHECK(pj_decode(buf, size, "crc.png", NULL) == NULL);
+    CHECK_STR_HAS(pj_errmsg(), "crc.png");
+  }
+  pj_free(buf);
+  pj_image_release(img);
+}
+
 int main(void) {
   RUN(test_pngsuite);
   RUN(test_pngsuite_known_values);
@@ -455,5 +494,6 @@ int main(void) {
   RUN(test_jpeg_encode_round_trip);
   RUN(test_detection_by_content);
   RUN(test_png_dimension_limit);
+  RUN(test_png_adler_not_rechecked);
   return finish("codec");
 }
