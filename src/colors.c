@@ -210,10 +210,7 @@ static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
 #include <immintrin.h>
 
 /* Whether rows go through simd_row_runs. */
-static inline bool simd_fast(const job *j) {
-  (void)j;
-  return pj_cpu_avx2();
-}
+static inline bool simd_fast(void) { return pj_cpu_avx2(); }
 
 /* For each 8-bit mask, the lanes of its set bits in ascending order, one
  * per nibble: permutevar8x32 indices that pack those lanes to the front. */
@@ -362,10 +359,7 @@ __attribute__((target("avx2,popcnt"))) static int simd_row_runs(const job *j, in
 static void simd_init(void) { pthread_once(&pack_once, pack_lanes_init); }
 #else
 static void simd_init(void) {}
-static inline bool simd_fast(const job *j) {
-  (void)j;
-  return false;
-}
+static inline bool simd_fast(void) { return false; }
 static int simd_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
                          const rowmem *rm) {
   (void)j, (void)y, (void)open, (void)out, (void)rm;
@@ -557,7 +551,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   topn *heaps = calloc((size_t)T, sizeof *heaps);
   /* Pass 1 keeps each chunk's runs, up to its share of KEEP_MAX; a chunk
    * has at most one run per pixel plus one per row. */
-  j.fast = simd_fast(&j);
+  j.fast = simd_fast();
   const int64_t w1 = (int64_t)img->width + 1;
   int64_t keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
   if (keep_cap > KEEP_MAX / K) keep_cap = KEEP_MAX / K;
