@@ -293,6 +293,7 @@ static inline void coords_best(int simd, const double *m, double scale, int32_t 
     return;
   }
 #endif
+  (void)simd;
   for (int r = 0; r < rows; r++) {
     const int o = r * L;
     coords(m, scale, y + r, xb, x1, n, xs + o, ys + o);
