@@ -54,6 +54,8 @@ void pj_buffer_release(pj_buffer *b) {
 
 void *pj_buffer_data(pj_buffer *b) { return b->data; }
 
+void pj_buffer_retain(pj_buffer *b, int n) { atomic_fetch_add(&b->refs, n); }
+
 void *pj_scratch_get(pj_scratch *s, size_t n) {
   if (n <= s->cap) return s->mem;
   size_t cap = n < 4096 ? 4096 : n + n / 2;
@@ -139,7 +141,6 @@ pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
                          int32_t h, int32_t c) {
   pj_image *img = image_over(base->buf, base->buf->data + off, w, h, c, w * c);
   if (!img) return pj_fail_null(PJ_ENOMEM, "out of memory");
-  atomic_fetch_add(&base->buf->refs, 1);
   return img;
 }
 

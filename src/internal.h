@@ -40,9 +40,13 @@ void pj_buffer_release(pj_buffer *b);
  * batch kernels that carve one buffer into many views. */
 pj_image *pj_image_alloc_bytes(size_t bytes);
 /* View (x-less) at byte offset `off` of base's buffer with its own size and
- * tight stride.  New reference. */
+ * tight stride.  It takes no reference on the buffer, so threads can carve
+ * without contending for the count: while base lives, add the carved
+ * views' references at once with pj_buffer_retain, before any of them may
+ * be released.  The struct is the caller's (pj_image_release). */
 pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
                          int32_t h, int32_t c);
+void pj_buffer_retain(pj_buffer *b, int n);
 
 /* Monotonic clock in nanoseconds, and the kernel counters behind
  * pj_stats_get: one call of kernel k that started at t0 and touched px

@@ -745,27 +745,26 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
                    (long long)total);
       goto done;
     }
+  }
+
+  /* 3. Warp: one crop per task, dynamically scheduled since crop sizes
+   * vary by two orders of magnitude; each crop runs on one thread, which
+   * also carves its output image. */
+  int carved = 0, lost = 0;
+#pragma omp parallel num_threads(T) reduction(+ : carved, lost)
+  {
+    uint8_t *mine = scratch_all ? scratch_all + scratch * (size_t)omp_get_thread_num() : NULL;
+#pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++) {
       if (status[i]) continue;
       int32_t ow = plan[i].rotate ? plan[i].wh : plan[i].ww;
       int32_t oh = plan[i].rotate ? plan[i].ww : plan[i].wh;
       out[i] = pj_image_carve(base, plan[i].off, ow, oh, C);
       if (!out[i]) {
-        for (int32_t k = 0; k < i; k++) pj_image_release(out[k]), out[k] = NULL;
-        rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory");
-        goto done;
+        lost++;
+        continue;
       }
-    }
-  }
-
-  /* 3. Warp: one crop per task, dynamically scheduled since crop sizes
-   * vary by two orders of magnitude; each crop runs on one thread. */
-#pragma omp parallel num_threads(T)
-  {
-    uint8_t *mine = scratch_all ? scratch_all + scratch * (size_t)omp_get_thread_num() : NULL;
-#pragma omp for schedule(dynamic, 4)
-    for (int32_t i = 0; i < n; i++) {
-      if (status[i]) continue;
+      carved++;
       if (!plan[i].rotate) {
         warp_rows(&plan[i].job, out[i], 0, plan[i].wh);
       } else {
@@ -775,6 +774,11 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
         rotate_ccw(&tmp, out[i]);
       }
     }
+  }
+  if (carved) pj_buffer_retain(base->buf, carved);
+  if (lost) {
+    for (int32_t i = 0; i < n; i++) pj_image_release(out[i]), out[i] = NULL;
+    rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory");
   }
 done:
   pj_image_release(base);
