@@ -32,13 +32,13 @@ HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all deps test check asan valgrind bench demo clean fuzz
 
+all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
+
 # `make fuzz FUZZ_SECONDS=N`: every libFuzzer target for N seconds (clang).
 FUZZ_SECONDS ?= 60
 fuzz: all
 	@scripts/deps.sh fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
-
-all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
 
 # Installs missing Debian packages once per build directory.
 $(BUILD)/.deps: scripts/deps.sh
