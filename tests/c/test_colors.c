@@ -286,6 +286,28 @@ static void test_long_runs_rgba(void) {
   pj_image_release(img);
 }
 
+/* Extreme shapes: one very long row (many groups of eight, long runs across
+ * it), one very tall column (no group of eight at all), for every channel
+ * count. */
+static void test_extreme_shapes(void) {
+  const int32_t dims[2][2] = {{70001, 2}, {1, 70001}};
+  for (int s = 0; s < 2; s++)
+    for (int C = 1; C <= 4; C++) {
+      pj_image *img = pj_image_new(dims[s][0], dims[s][1], C, 0);
+      for (int32_t y = 0; y < img->height; y++)
+        for (int32_t x = 0; x < img->width; x++) {
+          uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * C;
+          int32_t i = x + y;
+          for (int c = 0; c < C; c++) p[c] = (uint8_t)(i / 5000 % 2 ? 200u + (unsigned)c : rnd() % 4);
+          if (C == 2 || C == 4) p[C - 1] = i % 3000 < 7 ? 0 : 255;
+        }
+      char what[64];
+      snprintf(what, sizeof what, "%dx%d, %d channels", img->width, img->height, C);
+      compare_with_reference(img, what);
+      pj_image_release(img);
+    }
+}
+
 /* Quantised counts with n in the hundreds of thousands: every bucket of a
  * noisy image is returned, each once, and their counts add up. */
 static void test_quantised_many(void) {
@@ -336,6 +358,7 @@ int main(void) {
   RUN(test_large_paths);
   RUN(test_long_runs_rgba);
   RUN(test_channels_wide);
+  RUN(test_extreme_shapes);
   RUN(test_quantised_many);
   RUN(test_palette);
   return finish("colors");
