@@ -191,6 +191,16 @@ local function crop_quads(img, quads, opts)
       crops[i + 1] = false
       local code = status[i]
       local why = bad[i + 1] or REASONS[code]
+      if code == C.PJ_ESINGULAR and not bad[i + 1] then
+        -- A crop 1 pixel wide or high maps two corners to one point: the
+        -- quad may be fine, its homography is singular all the same.
+        local w, h = ffi.new("int32_t[1]"), ffi.new("int32_t[1]")
+        C.pj_quad_size(arr + 8 * i, w, h)
+        if w[0] == 1 or h[0] == 1 then
+          why = string.format("the crop would be %dx%d; one pixel across maps two corners to one " ..
+                              "point, so the homography is singular", w[0], h[0])
+        end
+      end
       if not why and code == C.PJ_ELIMIT then
         why = "the crop exceeds max_crop_pixels (" .. tonumber(o.max_crop_pixels) .. "); raise it in opts"
       end

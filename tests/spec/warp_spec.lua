@@ -54,58 +54,62 @@ describe("img:crop_quads against OpenCV's reference", function()
 end)
 
 describe("img:crop_quads against cv2 on random quads", function()
-  it("matches byte for byte, borders and odd shapes included", function()
-    local ok = H.sh("/usr/bin/python3 -c 'import cv2, numpy' >/dev/null 2>&1 && echo yes")
-    if not ok:match("yes") then return pending("python3-opencv is not installed") end
-    local rnd = H.rng(11)
-    local img = pj.new(317, 211, 3)
-    local p = img:pixels()
-    for y = 0, 210 do
-      for x = 0, 316 do
-        for k = 0, 2 do p[y * img.stride + x * 3 + k] = (x * (k + 1) + y * 2 + rnd(40)) % 256 end
-      end
-    end
-    local quads = {}
-    for i = 1, 300 do
-      local cx, cy = rnd(380) - 30, rnd(270) - 30
-      local w, h = 2 + rnd(120), 2 + rnd(40)
-      local q = { { cx, cy }, { cx + w, cy }, { cx + w, cy + h }, { cx, cy + h } }
-      for _, pt in ipairs(q) do
-        pt[1] = pt[1] + (rnd(4001) - 2000) / 997
-        pt[2] = pt[2] + (rnd(4001) - 2000) / 997
-      end
-      if i % 50 == 0 then q[2], q[3] = q[3], q[2] end -- self-intersecting
-      quads[i] = q
-    end
-    local png, qjson, bin = H.tmp .. "/cv2_src.png", H.tmp .. "/cv2_quads.json", H.tmp .. "/cv2_out.bin"
-    img:save(png)
-    local f = io.open(qjson, "w")
-    f:write(require("cjson").encode(quads))
-    f:close()
-    local out, rc = H.sh("/usr/bin/python3 tests/cv2_crops.py " .. png .. " " .. qjson .. " " .. bin)
-    assert.are.equal(0, rc, out)
-    f = io.open(bin, "rb")
-    local data = f:read("*a")
-    f:close()
-    local crops = img:crop_quads(quads)
-    local pos, mismatched = 1, 0
-    for i = 1, #quads do
-      local w, h = ffi.cast("const int32_t *", ffi.cast("const char *", data) + pos - 1)[0],
-                   ffi.cast("const int32_t *", ffi.cast("const char *", data) + pos + 3)[0]
-      pos = pos + 8
-      if w == 0 then
-        assert.is_false(crops[i])
-      else
-        local c = crops[i]
-        local bytes = data:sub(pos, pos + w * h * 3 - 1)
-        pos = pos + w * h * 3
-        if not c or c.width ~= w or c.height ~= h or ffi.string(c:pixels(), w * h * 3) ~= bytes then
-          mismatched = mismatched + 1
+  -- Gray, RGB and RGBA; narrow crops (several rows to a chunk), wide ones
+  -- (rows split at OpenCV's column blocks), borders and odd shapes.
+  for _, C in ipairs { 3, 1, 4 } do
+    it("matches byte for byte with " .. C .. " channel(s)", function()
+      local ok = H.sh("/usr/bin/python3 -c 'import cv2, numpy' >/dev/null 2>&1 && echo yes")
+      if not ok:match("yes") then return pending("python3-opencv is not installed") end
+      local rnd = H.rng(11 + C)
+      local img = pj.new(317, 211, C)
+      local p = img:pixels()
+      for y = 0, 210 do
+        for x = 0, 316 do
+          for k = 0, C - 1 do p[y * img.stride + x * C + k] = (x * (k + 1) + y * 2 + rnd(40)) % 256 end
         end
       end
-    end
-    assert.are.equal(0, mismatched)
-  end)
+      local quads = {}
+      for i = 1, 300 do
+        local cx, cy = rnd(380) - 30, rnd(270) - 30
+        local w, h = 2 + rnd(i % 3 == 0 and 400 or 120), 2 + rnd(i % 5 == 0 and 80 or 40)
+        local q = { { cx, cy }, { cx + w, cy }, { cx + w, cy + h }, { cx, cy + h } }
+        for _, pt in ipairs(q) do
+          pt[1] = pt[1] + (rnd(4001) - 2000) / 997
+          pt[2] = pt[2] + (rnd(4001) - 2000) / 997
+        end
+        if i % 50 == 0 then q[2], q[3] = q[3], q[2] end -- self-intersecting
+        quads[i] = q
+      end
+      local png, qjson, bin = H.tmp .. "/cv2_src.png", H.tmp .. "/cv2_quads.json", H.tmp .. "/cv2_out.bin"
+      img:save(png)
+      local f = io.open(qjson, "w")
+      f:write(require("cjson").encode(quads))
+      f:close()
+      local out, rc = H.sh("/usr/bin/python3 tests/cv2_crops.py " .. png .. " " .. qjson .. " " .. bin)
+      assert.are.equal(0, rc, out)
+      f = io.open(bin, "rb")
+      local data = f:read("*a")
+      f:close()
+      local crops = img:crop_quads(quads)
+      local pos, mismatched = 1, 0
+      for i = 1, #quads do
+        local w, h = ffi.cast("const int32_t *", ffi.cast("const char *", data) + pos - 1)[0],
+                     ffi.cast("const int32_t *", ffi.cast("const char *", data) + pos + 3)[0]
+        pos = pos + 8
+        if w == 0 then
+          assert.is_false(crops[i])
+        else
+          local c = crops[i]
+          local bytes = data:sub(pos, pos + w * h * C - 1)
+          pos = pos + w * h * C
+          if not c or c.width ~= w or c.height ~= h or ffi.string(c:pixels(), w * h * C) ~= bytes then
+            mismatched = mismatched + 1
+          end
+        end
+      end
+      assert.are.equal(0, mismatched)
+    end)
+  end
 end)
 
 describe("img:crop_quads", function()
@@ -133,9 +137,10 @@ describe("img:crop_quads", function()
       { 0, 0, 1e9, 0, 1e9, 1e9, 0, 1e9 },
       "nonsense",
       { 2, 2, 12, 2, 12, 7, 2, 7 },
+      { 3, 3, 4.5, 3, 4.5, 13, 3, 13 },
     }
     local crops, errors = img:crop_quads(quads)
-    assert.are.equal(7, errors.n)
+    assert.are.equal(8, errors.n)
     assert.are.same({ 20, 10 }, { crops[1].width, crops[1].height })
     assert.are.same({ 10, 5 }, { crops[9].width, crops[9].height })
     assert.are.equal("quad 2: a coordinate is not finite", errors[2])
@@ -145,7 +150,9 @@ describe("img:crop_quads", function()
     assert.are.equal("quad 6: the crop would be empty (zero width or height)", errors[6])
     assert.matches("quad 7: the crop exceeds max_crop_pixels", errors[7])
     assert.are.equal("quad 8: must be a table of 4 points, got \"nonsense\"", errors[8])
-    for _, i in ipairs { 2, 3, 4, 5, 6, 7, 8 } do assert.is_false(crops[i]) end
+    assert.are.equal("quad 10: the crop would be 1x10; one pixel across maps two corners to one " ..
+                     "point, so the homography is singular", errors[10])
+    for _, i in ipairs { 2, 3, 4, 5, 6, 7, 8, 10 } do assert.is_false(crops[i]) end
     assert.has_error(function() img:crop_quads(quads, { strict = true }) end,
       "img:crop_quads: quad 2: a coordinate is not finite")
   end)
