@@ -17,7 +17,8 @@
 struct pj_buffer {
   atomic_int refs;
   size_t size;
-  uint8_t *data;
+  uint8_t *data; /* PJ_ALIGN-aligned, inside raw */
+  void *raw;     /* what malloc returned */
 };
 
 static atomic_llong mem_live;
@@ -32,11 +33,20 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
     free(b);
     return NULL;
   }
-  b->data = aligned_alloc(PJ_ALIGN, rounded);
-  if (!b->data) {
+  /* Aligned by hand inside a plain malloc: glibc's aligned_alloc asks for
+   * more than it keeps, so a freed buffer never fits the next one of the
+   * same size, and a program cropping page after page kept faulting in
+   * fresh heap until freed neighbours happened to coalesce. */
+  if (rounded + PJ_ALIGN < rounded) {
     free(b);
     return NULL;
   }
+  b->raw = malloc(rounded + PJ_ALIGN);
+  if (!b->raw) {
+    free(b);
+    return NULL;
+  }
+  b->data = (uint8_t *)(((uintptr_t)b->raw + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
   if (zero) memset(b->data, 0, bytes);
   atomic_init(&b->refs, 1);
   b->size = bytes;
@@ -47,7 +57,7 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
 void pj_buffer_release(pj_buffer *b) {
   if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
     atomic_fetch_sub(&mem_live, (long long)b->size);
-    free(b->data);
+    free(b->raw);
     free(b);
   }
 }
