@@ -114,6 +114,21 @@ typedef struct job {
   bool fast;         /* rows go through simd_row_runs */
 } job;
 
+#define RUN_NONE UINT32_MAX /* no open run; the key of a pixel not counted */
+
+/* Key (r << 16 | g << 8 | b, quantised; gray as r = g = b) of pixel x of
+ * row p, or RUN_NONE when the mask or the alpha threshold leaves it out.
+ * The one definition of which pixels count, for every path; always
+ * inlined so each caller's constant channel count folds in. */
+static inline __attribute__((always_inline)) uint32_t
+pixel_key(const job *j, const uint8_t *p, const uint8_t *mrow, int32_t x, const int C) {
+  const uint8_t *q = p + (size_t)x * C;
+  if (mrow && !mrow[x]) return RUN_NONE;
+  if ((C == 2 || C == 4) && q[C - 1] < j->min_alpha) return RUN_NONE;
+  if (C < 3) return (uint32_t)(q[0] & j->q) * 0x010101u;
+  return (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q);
+}
+
 /* Runs the body (the variadic tail) for each counted pixel of rows
  * [Y0, Y1) with r_, g_, b_ (quantised) and gb_ set.  A macro so each loop
  * is compiled with its own body inlined, once per channel count: with the
@@ -121,25 +136,17 @@ typedef struct job {
 #define FOR_COUNTED_C(J, Y0, Y1, C_, ...)                                     \
   do {                                                                        \
     const pj_image *im_ = (J)->img;                                           \
-    const int amin_ = (J)->min_alpha;                                         \
-    const uint8_t q_ = (J)->q;                                                \
     for (int32_t y_ = (Y0); y_ < (Y1); y_++) {                                \
       const uint8_t *p_ = im_->data + (size_t)y_ * im_->stride;               \
       const uint8_t *m_ = (J)->mask ? (J)->mask->data +                       \
                                           (size_t)y_ * (J)->mask->stride      \
                                     : NULL;                                   \
-      for (int32_t x_ = 0; x_ < im_->width; x_++, p_ += (C_)) {               \
-        if (m_ && !m_[x_]) continue;                                          \
-        unsigned r_, g_, b_;                                                  \
-        if ((C_) >= 3) {                                                      \
-          if ((C_) == 4 && p_[(C_) - 1] < amin_) continue;                    \
-          r_ = p_[0] & q_, g_ = p_[1] & q_, b_ = p_[2] & q_;                  \
-        } else {                                                              \
-          if ((C_) == 2 && p_[(C_) - 1] < amin_) continue;                    \
-          r_ = g_ = b_ = p_[0] & q_;                                          \
-        }                                                                     \
-        unsigned gb_ = (g_ << 8) | b_;                                        \
-        (void)gb_;                                                            \
+      for (int32_t x_ = 0; x_ < im_->width; x_++) {                           \
+        const uint32_t k_ = pixel_key(J, p_, m_, x_, C_);                     \
+        if (k_ == RUN_NONE) continue;                                         \
+        const unsigned r_ = k_ >> 16, g_ = (k_ >> 8) & 0xFF, b_ = k_ & 0xFF;  \
+        const unsigned gb_ = k_ & 0xFFFF;                                     \
+        (void)r_, (void)g_, (void)b_, (void)gb_;                              \
         __VA_ARGS__;                                                          \
       }                                                                       \
     }                                                                         \
@@ -172,8 +179,6 @@ typedef struct run16 {
 typedef struct run32 {
   uint32_t key, len;
 } run32;
-
-#define RUN_NONE UINT32_MAX /* no open run */
 
 /* A thread's row memory: a row's runs when they are not kept, and
  * simd_row_runs's run starts (width + 8 entries each, for 8-lane stores). */
@@ -209,9 +214,6 @@ static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
 #ifdef PJ_X86_SIMD
 #include <immintrin.h>
 
-/* Whether rows go through simd_row_runs. */
-static inline bool simd_fast(void) { return pj_cpu_avx2(); }
-
 /* For each 8-bit mask, the lanes of its set bits in ascending order, one
  * per nibble: permutevar8x32 indices that pack those lanes to the front. */
 static uint32_t pack_lanes[256];
@@ -224,16 +226,6 @@ static void pack_lanes_init(void) {
       if (m >> lane & 1) v |= lane << (4 * i++);
     pack_lanes[m] = v;
   }
-}
-
-/* Key of one pixel, as the generic walk computes it, or RUN_NONE. */
-static inline uint32_t pixel_key(const job *j, const uint8_t *p, const uint8_t *mrow, int32_t x,
-                                 const int C) {
-  const uint8_t *q = p + (size_t)x * C;
-  if (mrow && !mrow[x]) return RUN_NONE;
-  if ((C == 2 || C == 4) && q[C - 1] < j->min_alpha) return RUN_NONE;
-  if (C < 3) return (uint32_t)(q[0] & j->q) * 0x010101u;
-  return (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q);
 }
 
 /* Keys of pixels x .. x + 7, as pixel_key gives them.  No load reaches
@@ -356,10 +348,15 @@ __attribute__((target("avx2,popcnt"))) static int simd_row_runs(const job *j, in
   }
 }
 
-static void simd_init(void) { pthread_once(&pack_once, pack_lanes_init); }
+/* Whether rows go through simd_row_runs; its lane table is ready when
+ * they do. */
+static bool simd_fast(void) {
+  if (!pj_cpu_avx2()) return false;
+  pthread_once(&pack_once, pack_lanes_init);
+  return true;
+}
 #else
-static void simd_init(void) {}
-static inline bool simd_fast(void) { return false; }
+static bool simd_fast(void) { return false; }
 static int simd_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
                          const rowmem *rm) {
   (void)j, (void)y, (void)open, (void)out, (void)rm;
@@ -570,8 +567,6 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
     rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
     rms[t].starts = rms[t].keys + w1 + 7;
   }
-  if (j.fast) simd_init();
-#define rowbuf_of(t) (&rms[t])
 
   /* 1. Runs per red value, per row chunk; pixels per chunk. */
   int64_t *pixels = calloc((size_t)K, sizeof *pixels);
@@ -580,7 +575,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
    * image rarely hold the same number of runs. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(T)
   for (int k = 0; k < K; k++) {
-    kept[k] = chunk_pass1(&j, k, store ? store + keep_cap * k : NULL, keep_cap, rowbuf_of(omp_get_thread_num()),
+    kept[k] = chunk_pass1(&j, k, store ? store + keep_cap * k : NULL, keep_cap, &rms[omp_get_thread_num()],
                           hist + (size_t)k * 512, &pixels[k]);
   }
   int64_t counted = 0, nruns = 0;
@@ -653,7 +648,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
           pos[r] = p;
           pos[256 + r] = p + (size_t)hist[(size_t)k * 512 + r];
         }
-        chunk_pass2(&j, k, store ? store + keep_cap * k : NULL, kept[k], rowbuf_of(omp_get_thread_num()),
+        chunk_pass2(&j, k, store ? store + keep_cap * k : NULL, kept[k], &rms[omp_get_thread_num()],
                     (unsigned)r0, (unsigned)r1, pos, scratch);
       }
     }
@@ -751,7 +746,6 @@ done:
   free(store);
   free(kept);
   return rc;
-#undef rowbuf_of
 }
 
 /* ---- Palette ------------------------------------------------------------ */
