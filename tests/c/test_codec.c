@@ -413,15 +413,29 @@ static void test_detection_by_content(void) {
   pj_image_release(img);
 }
 
-/* A PNG header claiming huge dimensions is refused before any decode. */
-static void test_png_dimension_limit(void) {
-  pj_image *img = pattern(64, 64, 1);
+/* img as a PNG with the default options (pj_free it). */
+static uint8_t *encode_png(const pj_image *img, size_t *size) {
   pj_encode_opts o;
   pj_encode_opts_default(&o);
   o.format = PJ_FMT_PNG;
-  uint8_t *buf;
+  uint8_t *buf = NULL;
+  CHECK_EQ(pj_encode(img, &o, &buf, size), PJ_OK);
+  return buf;
+}
+
+/* Recomputes the CRC of the PNG chunk at c (length, type, len data bytes,
+ * CRC), after a test has edited its data. */
+static void fix_chunk_crc(uint8_t *c, uint32_t len) {
+  uint32_t crc = (uint32_t)crc32(0, c + 4, len + 4);
+  uint8_t *at = c + 8 + len;
+  at[0] = crc >> 24, at[1] = crc >> 16, at[2] = crc >> 8, at[3] = crc;
+}
+
+/* A PNG header claiming huge dimensions is refused before any decode. */
+static void test_png_dimension_limit(void) {
+  pj_image *img = pattern(64, 64, 1);
   size_t size;
-  pj_encode(img, &o, &buf, &size);
+  uint8_t *buf = encode_png(img, &size);
   pj_decode_opts d = {.max_pixels = 4095};
   CHECK(pj_decode(buf, size, "small.png", &d) == NULL);
   CHECK_EQ(pj_errcode(), PJ_ELIMIT);
@@ -430,11 +444,10 @@ static void test_png_dimension_limit(void) {
   pj_image *ok = pj_decode(buf, size, "small.png", &d);
   CHECK(ok != NULL);
   pj_image_release(ok);
-  /* Rewrite IHDR to 100000 x 100000 with a valid CRC. */
+  /* Rewrite IHDR (13 data bytes at 16) to 100000 x 100000 with a valid CRC. */
   buf[16] = 0, buf[17] = 0x01, buf[18] = 0x86, buf[19] = 0xa0;
   buf[20] = 0, buf[21] = 0x01, buf[22] = 0x86, buf[23] = 0xa0;
-  uint32_t crc = (uint32_t)crc32(0, buf + 12, 17);
-  buf[29] = crc >> 24, buf[30] = crc >> 16, buf[31] = crc >> 8, buf[32] = crc;
+  fix_chunk_crc(buf + 8, 13);
   long rss0 = rss_kb();
   CHECK(pj_decode(buf, size, "bomb.png", NULL) == NULL);
   CHECK_EQ(pj_errcode(), PJ_ELIMIT);
@@ -449,12 +462,8 @@ static void test_png_dimension_limit(void) {
  * still decodes to the same pixels, while any flipped data bit fails. */
 static void test_png_adler_not_rechecked(void) {
   pj_image *img = pattern(37, 23, 3);
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
-  o.format = PJ_FMT_PNG;
-  uint8_t *buf;
   size_t size;
-  CHECK_EQ(pj_encode(img, &o, &buf, &size), PJ_OK);
+  uint8_t *buf = encode_png(img, &size);
   /* Find the (single) IDAT chunk: length, type, data, CRC. */
   size_t at = 8, idat = 0;
   uint32_t len = 0;
@@ -469,9 +478,7 @@ static void test_png_adler_not_rechecked(void) {
   CHECK(idat > 0 && len > 4);
   if (idat > 0 && len > 4) {
     buf[idat + 8 + len - 1] ^= 0x5a; /* last Adler-32 byte */
-    uint32_t crc = (uint32_t)crc32(0, buf + idat + 4, len + 4);
-    uint8_t *c = buf + idat + 8 + len;
-    c[0] = crc >> 24, c[1] = crc >> 16, c[2] = crc >> 8, c[3] = crc;
+    fix_chunk_crc(buf + idat, len);
     pj_image *back = pj_decode(buf, size, "adler.png", NULL);
     CHECK(back && images_equal(img, back));
     pj_image_release(back);
