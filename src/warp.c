@@ -136,11 +136,13 @@ typedef struct warp_job {
 
 #define BLOCK 256
 
-/* Per block of output pixels: source position in 1/32 pixels (xs, ys),
- * and for the common case of a 2x2 neighbourhood inside the image its
- * byte offset (0 for other pixels), weight-table index and an inside flag. */
+/* Per block of output pixels, for the common case of a 2x2 neighbourhood
+ * inside the image: its byte offset and weight-table index.  Other pixels
+ * have offset -1 and are worked out again one at a time (see pixel_at);
+ * xs and ys are scratch for the portable coordinate code. */
 typedef struct block {
-  int32_t xs[BLOCK], ys[BLOCK], off[BLOCK], widx[BLOCK], in[BLOCK];
+  int32_t off[BLOCK], widx[BLOCK];
+  int32_t xs[BLOCK], ys[BLOCK];
 } block;
 
 /* OpenCV's saturate_cast<int>(clamped double): round half to even; NaN
@@ -213,7 +215,8 @@ static void coords(const double *m, double scale, int32_t y, int32_t xb, int32_t
  * rows y .. y + rows - 1, row r's entries from r * L (L >= n rounded up
  * to 4).  The last group of a row is computed whole, writing up to 3
  * entries past n: rows are short, and a scalar tail on every row cost
- * more than the spare lanes. */
+ * more than the spare lanes.  With bk, only the block's fields are
+ * written (xs and ys are not). */
 __attribute__((target("avx2"), always_inline)) static inline void
 coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
                  int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
@@ -221,11 +224,11 @@ coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int3
   const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
   const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
   const __m256d xstart = _mm256_set_pd(x1 + 3, x1 + 2, x1 + 1, x1);
-  /* geo = {W1, H1, stride, channels}, broadcast once: the stores below
-   * could alias it as far as the compiler knows. */
-  const __m128i gw = _mm_set1_epi32(bk ? geo[0] : 0), gh = _mm_set1_epi32(bk ? geo[1] : 0);
+  /* geo = {W1, H1, stride, channels}, broadcast once (as W1 - 1 and
+   * H1 - 1): the stores below could alias it as far as the compiler knows. */
+  const __m128i gw = _mm_set1_epi32(bk ? geo[0] - 1 : 0), gh = _mm_set1_epi32(bk ? geo[1] - 1 : 0);
   const __m128i gs = _mm_set1_epi32(bk ? geo[2] : 0), gc = _mm_set1_epi32(bk ? geo[3] : 0);
-  const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), neg = _mm_set1_epi32(-1);
+  const __m128i m31 = _mm_set1_epi32(TAB_SIZE - 1), zi = _mm_setzero_si128();
   for (int r = 0; r < rows; r++) {
     const int32_t yr = y + r;
     const __m256d x0v = _mm256_set1_pd(m[0] * xb + m[1] * yr + m[2]);
@@ -240,23 +243,23 @@ coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int3
       X = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(X, W)));
       Y = _mm256_max_pd(lo, _mm256_min_pd(hi, _mm256_mul_pd(Y, W)));
       __m128i xi = _mm256_cvtpd_epi32(X), yi = _mm256_cvtpd_epi32(Y);
-      _mm_storeu_si128((__m128i *)(xs + i), xi);
-      _mm_storeu_si128((__m128i *)(ys + i), yi);
-      if (bk) {
-        /* Inside when 0 <= sx < W1 and 0 <= sy < H1 (W1, H1 already capped
-         * where int16 saturation or an int32 offset would otherwise differ). */
-        __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
-        __m128i in =
-            _mm_and_si128(_mm_and_si128(_mm_cmpgt_epi32(sx, neg), _mm_cmpgt_epi32(gw, sx)),
-                          _mm_and_si128(_mm_cmpgt_epi32(sy, neg), _mm_cmpgt_epi32(gh, sy)));
-        __m128i off =
-            _mm_and_si128(_mm_add_epi32(_mm_mullo_epi32(sy, gs), _mm_mullo_epi32(sx, gc)), in);
-        __m128i widx =
-            _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS), _mm_and_si128(xi, m31));
-        _mm_storeu_si128((__m128i *)(bk->in + i), in);
-        _mm_storeu_si128((__m128i *)(bk->off + i), off);
-        _mm_storeu_si128((__m128i *)(bk->widx + i), widx);
+      if (!bk) {
+        _mm_storeu_si128((__m128i *)(xs + i), xi);
+        _mm_storeu_si128((__m128i *)(ys + i), yi);
+        continue;
       }
+      /* Outside unless 0 <= sx < W1 and 0 <= sy < H1 (W1, H1 already capped
+       * where int16 saturation or an int32 offset would otherwise differ). */
+      __m128i sx = _mm_srai_epi32(xi, TAB_BITS), sy = _mm_srai_epi32(yi, TAB_BITS);
+      __m128i out =
+          _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi32(zi, sx), _mm_cmpgt_epi32(sx, gw)),
+                       _mm_or_si128(_mm_cmpgt_epi32(zi, sy), _mm_cmpgt_epi32(sy, gh)));
+      __m128i off =
+          _mm_or_si128(_mm_add_epi32(_mm_mullo_epi32(sy, gs), _mm_mullo_epi32(sx, gc)), out);
+      __m128i widx =
+          _mm_add_epi32(_mm_slli_epi32(_mm_and_si128(yi, m31), TAB_BITS), _mm_and_si128(xi, m31));
+      _mm_storeu_si128((__m128i *)(bk->off + i), off);
+      _mm_storeu_si128((__m128i *)(bk->widx + i), widx);
     }
   }
 }
@@ -300,8 +303,8 @@ static inline void coords_best(int simd, const double *m, double scale, int32_t 
     if (bk)
       for (int i = o; i < o + n; i++) {
         int32_t sx = xs[i] >> TAB_BITS, sy = ys[i] >> TAB_BITS;
-        bk->in[i] = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1] ? -1 : 0;
-        bk->off[i] = bk->in[i] ? sy * geo[2] + sx * geo[3] : 0;
+        bool in = sx >= 0 && sx < geo[0] && sy >= 0 && sy < geo[1];
+        bk->off[i] = in ? sy * geo[2] + sx * geo[3] : -1;
         bk->widx[i] = (ys[i] & (TAB_SIZE - 1)) * TAB_SIZE + (xs[i] & (TAB_SIZE - 1));
       }
   }
@@ -364,18 +367,37 @@ static void pixel_general(const warp_job *j, int32_t xi, int32_t yi, uint8_t *d)
   for (int k = 0; k < C; k++) d[k] = BILERP(t00, t01, t10, t11, k);
 }
 
-/* Fast-path pixels of a block, portable: 4-tap sums per channel.  Rows as
- * in coords_best, output row r at d + r * dstride. */
+/* Where one chunk of output sits: rows y .. y + rows - 1, columns x0 ..
+ * x0 + n - 1, never straddling one of OpenCV's column blocks (the one
+ * starting at column xb); row r's entries in the block start at r * L.  Several rows make one chunk when
+ * they are whole and fit: word crops are some 55 pixels wide, and the
+ * per-chunk work would otherwise come once per 55 pixels. */
+typedef struct chunk_pos {
+  int32_t y, x0, xb;
+  int n, rows, L;
+} chunk_pos;
+
+/* Output pixel x of row y outside the fast path: its coordinates again
+ * (the same arithmetic as the block's, so the same values), then
+ * pixel_general. */
+static void pixel_at(const warp_job *j, const chunk_pos *c, int r, int i, uint8_t *d) {
+  int32_t xi, yi;
+  coords(j->inv, TAB_SIZE, c->y + r, c->xb, c->x0 + i - r * c->L - c->xb, 1, &xi, &yi);
+  pixel_general(j, xi, yi, d);
+}
+
+/* The pixels of chunk c from block bk, portable: 4-tap sums per channel.
+ * Output row r at d + r * dstride. */
 static inline __attribute__((always_inline)) void
-block_linear(const warp_job *j, const block *bk, int n, int rows, int L, uint8_t *d0,
+block_linear(const warp_job *j, const block *bk, const chunk_pos *c, uint8_t *d0,
              size_t dstride, const int C) {
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
-  for (int r = 0; r < rows; r++) {
+  for (int r = 0; r < c->rows; r++) {
     uint8_t *d = d0 + r * dstride;
-    for (int i = r * L, end = r * L + n; i < end; i++, d += C) {
-      if (!bk->in[i]) {
-        pixel_general(j, bk->xs[i], bk->ys[i], d);
+    for (int i = r * c->L, end = r * c->L + c->n; i < end; i++, d += C) {
+      if (bk->off[i] < 0) {
+        pixel_at(j, c, r, i, d);
         continue;
       }
       const uint32_t *wt = wtab[bk->widx[i]];
@@ -421,26 +443,26 @@ pixel_avx2(const uint8_t *p, size_t st, const uint32_t *wt, __m128i shuf) {
  * next); the row's last pixel is stored exactly, as the next row may
  * belong to another thread. */
 __attribute__((target("avx2"))) static void
-block_linear_avx2(const warp_job *j, const block *bk, int n, int rows, int L, uint8_t *d0,
+block_linear_avx2(const warp_job *j, const block *bk, const chunk_pos *c, uint8_t *d0,
                   size_t dstride, int C, bool row_end) {
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
   const __m128i shuf3 = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m128i shuf4 = _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1);
   const __m128i shuf = C == 3 ? shuf3 : shuf4;
-  for (int r = 0; r < rows; r++) {
+  for (int r = 0; r < c->rows; r++) {
     uint8_t *d = d0 + r * dstride;
-    const int last = r * L + n - 1;
-    for (int i = r * L; i < last; i++, d += C) {
-      if (!bk->in[i]) {
-        pixel_general(j, bk->xs[i], bk->ys[i], d);
+    const int last = r * c->L + c->n - 1;
+    for (int i = r * c->L; i < last; i++, d += C) {
+      if (bk->off[i] < 0) {
+        pixel_at(j, c, r, i, d);
         continue;
       }
       uint32_t px = pixel_avx2(base + bk->off[i], st, wtab[bk->widx[i]], shuf);
       memcpy(d, &px, 4);
     }
-    if (!bk->in[last]) {
-      pixel_general(j, bk->xs[last], bk->ys[last], d);
+    if (bk->off[last] < 0) {
+      pixel_at(j, c, r, last, d);
       continue;
     }
     uint32_t px = pixel_avx2(base + bk->off[last], st, wtab[bk->widx[last]], shuf);
@@ -453,15 +475,6 @@ block_linear_avx2(const warp_job *j, const block *bk, int n, int rows, int L, ui
 }
 #endif
 
-/* Where one chunk of output sits: rows y .. y + rows - 1, columns x0 ..
- * x0 + n - 1, never straddling one of OpenCV's column blocks; row r's
- * entries in the block start at r * L.  Several rows make one chunk when
- * they are whole and fit: word crops are some 55 pixels wide, and the
- * per-chunk work would otherwise come once per 55 pixels. */
-typedef struct chunk_pos {
-  int32_t y, x0;
-  int n, rows, L;
-} chunk_pos;
 
 /* Computes the coordinates of the chunk starting at (*y, *x0) into bk,
  * advances (*y, *x0) past it, and prefetches the source lines its pixels
@@ -478,7 +491,7 @@ static void plan_chunk(const warp_job *j, const int32_t *geo, int32_t *y, int32_
     rows = BLOCK / L;
     if (rows > y1 - *y) rows = y1 - *y;
   }
-  *pos = (chunk_pos){*y, *x0, n, rows, L};
+  *pos = (chunk_pos){*y, *x0, xb, n, rows, L};
   coords_best(j->simd, j->inv, TAB_SIZE, *y, rows, L, xb, *x0 - xb, n, bk->xs, bk->ys, geo, bk);
   const uint8_t *base = j->src->data;
   const size_t st = (size_t)j->src->stride;
@@ -526,14 +539,14 @@ static void rows_linear(const warp_job *j, pj_image *dst, int32_t y0, int32_t y1
     uint8_t *d = dst->data + (size_t)c->y * ds + (size_t)c->x0 * C;
 #ifdef PJ_X86_SIMD
     if (avx2)
-      block_linear_avx2(j, b, c->n, c->rows, c->L, d, ds, C, c->x0 + c->n == w);
+      block_linear_avx2(j, b, c, d, ds, C, c->x0 + c->n == w);
     else
 #endif
       switch (C) {
-      case 1: block_linear(j, b, c->n, c->rows, c->L, d, ds, 1); break;
-      case 2: block_linear(j, b, c->n, c->rows, c->L, d, ds, 2); break;
-      case 3: block_linear(j, b, c->n, c->rows, c->L, d, ds, 3); break;
-      default: block_linear(j, b, c->n, c->rows, c->L, d, ds, 4); break;
+      case 1: block_linear(j, b, c, d, ds, 1); break;
+      case 2: block_linear(j, b, c, d, ds, 2); break;
+      case 3: block_linear(j, b, c, d, ds, 3); break;
+      default: block_linear(j, b, c, d, ds, 4); break;
       }
     (void)avx2;
     if (!more) return;
