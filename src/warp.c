@@ -124,7 +124,7 @@ static bool invert3(const double *m, double *t) {
 /* ---- Sampling ----------------------------------------------------------- */
 
 /* Vector code a warp uses, decided once per job: the kernels run per row. */
-enum { SIMD_NONE, SIMD_AVX2, SIMD_AVX512VL };
+enum { SIMD_NONE, SIMD_AVX2, SIMD_AVX512 };
 
 typedef struct warp_job {
   const pj_image *src;
@@ -270,13 +270,51 @@ coords_avx2(const double *m, double scale, int32_t y, int rows, int L, int32_t x
   coords_avx2_body(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
 }
 
-/* The same code built for AVX-512VL: identical instructions, but 32 vector
- * registers hold all its constants, where the AVX2 build reloads several
- * from the stack every group (about 5% of a page crop). */
+/* The same computation eight lanes at a time, on AVX-512 CPUs: the
+ * division costs as much per lane as with four, everything else half.
+ * Rows are as above with L a multiple of 8; up to 7 entries past n are
+ * written. */
 __attribute__((target("avx2,avx512f,avx512vl"))) static void
-coords_avx512vl(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
+coords_avx512(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
                 int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
-  coords_avx2_body(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
+  const __m512d m0 = _mm512_set1_pd(m[0]), m3 = _mm512_set1_pd(m[3]), m6 = _mm512_set1_pd(m[6]);
+  const __m512d tab = _mm512_set1_pd(scale), zero = _mm512_setzero_pd(), eight = _mm512_set1_pd(8);
+  const __m512d hi = _mm512_set1_pd(INT_MAX), lo = _mm512_set1_pd(INT_MIN);
+  const __m512d xstart = _mm512_add_pd(_mm512_set1_pd(x1), _mm512_set_pd(7, 6, 5, 4, 3, 2, 1, 0));
+  const __m256i gw = _mm256_set1_epi32(bk ? geo[0] - 1 : 0), gh = _mm256_set1_epi32(bk ? geo[1] - 1 : 0);
+  const __m256i gs = _mm256_set1_epi32(bk ? geo[2] : 0), gc = _mm256_set1_epi32(bk ? geo[3] : 0);
+  const __m256i m31 = _mm256_set1_epi32(TAB_SIZE - 1), zi = _mm256_setzero_si256();
+  for (int r = 0; r < rows; r++) {
+    const int32_t yr = y + r;
+    const __m512d x0v = _mm512_set1_pd(m[0] * xb + m[1] * yr + m[2]);
+    const __m512d y0v = _mm512_set1_pd(m[3] * xb + m[4] * yr + m[5]);
+    const __m512d w0v = _mm512_set1_pd(m[6] * xb + m[7] * yr + m[8]);
+    __m512d xv = xstart;
+    for (int i = r * L, end = r * L + n; i < end; i += 8, xv = _mm512_add_pd(xv, eight)) {
+      __m512d X = _mm512_add_pd(x0v, _mm512_mul_pd(m0, xv));
+      __m512d Y = _mm512_add_pd(y0v, _mm512_mul_pd(m3, xv));
+      __m512d W = _mm512_add_pd(w0v, _mm512_mul_pd(m6, xv));
+      W = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(W, zero, _CMP_NEQ_UQ), tab, W);
+      X = _mm512_max_pd(lo, _mm512_min_pd(hi, _mm512_mul_pd(X, W)));
+      Y = _mm512_max_pd(lo, _mm512_min_pd(hi, _mm512_mul_pd(Y, W)));
+      __m256i xi = _mm512_cvtpd_epi32(X), yi = _mm512_cvtpd_epi32(Y);
+      if (!bk) {
+        _mm256_storeu_si256((__m256i *)(xs + i), xi);
+        _mm256_storeu_si256((__m256i *)(ys + i), yi);
+        continue;
+      }
+      __m256i sx = _mm256_srai_epi32(xi, TAB_BITS), sy = _mm256_srai_epi32(yi, TAB_BITS);
+      __m256i out = _mm256_or_si256(
+          _mm256_or_si256(_mm256_cmpgt_epi32(zi, sx), _mm256_cmpgt_epi32(sx, gw)),
+          _mm256_or_si256(_mm256_cmpgt_epi32(zi, sy), _mm256_cmpgt_epi32(sy, gh)));
+      __m256i off = _mm256_or_si256(
+          _mm256_add_epi32(_mm256_mullo_epi32(sy, gs), _mm256_mullo_epi32(sx, gc)), out);
+      __m256i widx = _mm256_add_epi32(_mm256_slli_epi32(_mm256_and_si256(yi, m31), TAB_BITS),
+                                      _mm256_and_si256(xi, m31));
+      _mm256_storeu_si256((__m256i *)(bk->off + i), off);
+      _mm256_storeu_si256((__m256i *)(bk->widx + i), widx);
+    }
+  }
 }
 #endif
 
@@ -287,8 +325,8 @@ static inline void coords_best(int simd, const double *m, double scale, int32_t 
                                int L, int32_t xb, int32_t x1, int n, int32_t *xs, int32_t *ys,
                                const int32_t *geo, block *bk) {
 #ifdef PJ_X86_SIMD
-  if (simd == SIMD_AVX512VL) {
-    coords_avx512vl(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
+  if (simd == SIMD_AVX512) {
+    coords_avx512(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
     return;
   }
   if (simd == SIMD_AVX2) {
@@ -486,7 +524,8 @@ static void plan_chunk(const warp_job *j, const int32_t *geo, int32_t *y, int32_
   int32_t xb = *x0 / bw * bw;
   int n = w - *x0 < BLOCK ? w - *x0 : BLOCK;
   if (*x0 + n > xb + bw) n = xb + bw - *x0;
-  int rows = 1, L = (n + 3) & ~3;
+  const int lanes = j->simd == SIMD_AVX512 ? 8 : 4;
+  int rows = 1, L = (n + lanes - 1) & -lanes;
   if (n == w) { /* whole rows: as many as the block holds */
     rows = BLOCK / L;
     if (rows > y1 - *y) rows = y1 - *y;
@@ -605,7 +644,7 @@ static void job_init(warp_job *j, const pj_image *src, const pj_warp_opts *o) {
   j->src = src;
   j->simd = SIMD_NONE;
 #ifdef PJ_X86_SIMD
-  j->simd = pj_cpu_avx512vl() ? SIMD_AVX512VL : pj_cpu_avx2() ? SIMD_AVX2 : SIMD_NONE;
+  j->simd = pj_cpu_avx512vl() ? SIMD_AVX512 : pj_cpu_avx2() ? SIMD_AVX2 : SIMD_NONE;
 #endif
   j->interp = o->interpolation;
   j->border = o->border;

@@ -77,6 +77,13 @@ for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/te
   sed 's/^\([a-z]*\): /\1 (no SIMD): /' "$tmp/nosimd.out"
   tally "$name" "$tmp/nosimd.out" "$rc"
 done
+# The warp's AVX2 path, which an AVX-512 machine never takes otherwise.
+if [ -x "$BUILD/tests/test_warp" ]; then
+  PIXJIT_CPU_DISABLE=avx512vl "$BUILD/tests/test_warp" >"$tmp/avx2.out" 2>&1
+  rc=$?
+  sed 's/^\([a-z]*\): /\1 (AVX2 only): /' "$tmp/avx2.out"
+  tally "test_warp (AVX2 only)" "$tmp/avx2.out" "$rc"
+fi
 PIXJIT_CPU_DISABLE=all "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua \
   tests/spec/colors_spec.lua tests/spec/tensor_spec.lua tests/spec/warp_spec.lua \
   >"$tmp/lua-nosimd.out" 2>&1
