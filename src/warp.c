@@ -319,8 +319,8 @@ coords_avx512(const double *m, double scale, int32_t y, int rows, int L, int32_t
 #endif
 
 /* coords() on the vector unit simd names (SIMD_*), for rows y .. y + rows
- * - 1 with row r's entries from r * L; with bk, also the block's fast-path
- * fields (see struct block). */
+ * - 1 with row r's entries from r * L; with bk, the block's fields (see
+ * struct block) instead, xs and ys then being at most scratch. */
 static inline void coords_best(int simd, const double *m, double scale, int32_t y, int rows,
                                int L, int32_t xb, int32_t x1, int n, int32_t *xs, int32_t *ys,
                                const int32_t *geo, block *bk) {
@@ -406,18 +406,19 @@ static void pixel_general(const warp_job *j, int32_t xi, int32_t yi, uint8_t *d)
 }
 
 /* Where one chunk of output sits: rows y .. y + rows - 1, columns x0 ..
- * x0 + n - 1, never straddling one of OpenCV's column blocks (the one
- * starting at column xb); row r's entries in the block start at r * L.  Several rows make one chunk when
- * they are whole and fit: word crops are some 55 pixels wide, and the
- * per-chunk work would otherwise come once per 55 pixels. */
+ * x0 + n - 1, never straddling one of OpenCV's column blocks (here the one
+ * starting at column xb); row r's entries in the block start at r * L.
+ * Several rows make one chunk when they are whole and fit: word crops are
+ * some 55 pixels wide, and the per-chunk work would otherwise come once
+ * per 55 pixels. */
 typedef struct chunk_pos {
   int32_t y, x0, xb;
   int n, rows, L;
 } chunk_pos;
 
-/* Output pixel x of row y outside the fast path: its coordinates again
- * (the same arithmetic as the block's, so the same values), then
- * pixel_general. */
+/* Entry i (in row r) of chunk c, outside the fast path: its coordinates
+ * once more, by the same arithmetic as the block's and so to the same
+ * values, then pixel_general. */
 static void pixel_at(const warp_job *j, const chunk_pos *c, int r, int i, uint8_t *d) {
   int32_t xi, yi;
   coords(j->inv, TAB_SIZE, c->y + r, c->xb, c->x0 + i - r * c->L - c->xb, 1, &xi, &yi);
@@ -448,14 +449,6 @@ block_linear(const warp_job *j, const block *bk, const chunk_pos *c, uint8_t *d0
 }
 
 #ifdef PJ_X86_SIMD
-/* Fast-path pixels of a block with 3 or 4 channels, on AVX2 machines: one
- * 8-byte load per source row holds both horizontal taps; a byte shuffle
- * turns them into int16 pairs (left, right) per channel, and pmaddwd forms
- * every channel's weighted sum.  Loads may reach 2 bytes past the
- * right tap, which the buffers' tail pad keeps readable.  Stores write 4
- * bytes for 3 channels, spilling into the next pixel of the row (written
- * next); the row's last pixel is stored exactly, as the next row may
- * belong to another thread. */
 typedef float f32_alias __attribute__((may_alias));
 
 /* One fast-path pixel of block_linear_avx2 (see there), as 4 bytes. */
@@ -512,7 +505,6 @@ block_linear_avx2(const warp_job *j, const block *bk, const chunk_pos *c, uint8_
   }
 }
 #endif
-
 
 /* Computes the coordinates of the chunk starting at (*y, *x0) into bk,
  * advances (*y, *x0) past it, and prefetches the source lines its pixels
