@@ -25,9 +25,13 @@ function M.to_gray(src, dst)
 end
 
 if arg and arg[0] and arg[0]:match("rgb_to_gray%.lua$") then
-  local src = pj.load(assert(arg[1], "usage: rgb_to_gray.lua in.png out.png"), { channels = 3 })
+  if not (arg[1] and arg[2]) then
+    io.stderr:write("usage: rgb_to_gray.lua in.png out.png\n")
+    os.exit(2)
+  end
+  local src = pj.load(arg[1], { channels = 3 })
   local gray = M.to_gray(src, pj.new(src.width, src.height, 1))
-  gray:save(assert(arg[2], "usage: rgb_to_gray.lua in.png out.png"))
+  gray:save(arg[2])
   print(string.format("%s: %dx%d -> %s", arg[1], src.width, src.height, arg[2]))
 end
 
