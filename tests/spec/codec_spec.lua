@@ -12,16 +12,7 @@ local function gradient(w, h, c)
   return img
 end
 
-local function same(a, b)
-  if a.width ~= b.width or a.height ~= b.height or a.channels ~= b.channels then return false end
-  local pa, pb = a:pixels(), b:pixels()
-  for y = 0, a.height - 1 do
-    for x = 0, a.width * a.channels - 1 do
-      if pa[y * a.stride + x] ~= pb[y * b.stride + x] then return false end
-    end
-  end
-  return true
-end
+local same = H.same_pixels
 
 describe("PNG", function()
   it("round-trips 1-4 channels through save and load, views included", function()

@@ -7,17 +7,6 @@ local function run(args)
   return H.sh(H.pixjit .. " " .. args)
 end
 
-local function same_pixels(a, b)
-  if a.width ~= b.width or a.height ~= b.height or a.channels ~= b.channels then return false end
-  local pa, pb = a:pixels(), b:pixels()
-  for y = 0, a.height - 1 do
-    for x = 0, a.width * a.channels - 1 do
-      if pa[y * a.stride + x] ~= pb[y * b.stride + x] then return false end
-    end
-  end
-  return true
-end
-
 describe("examples/rgb_to_gray.lua", function()
   it("writes the same gray image as img:convert(1)", function()
     local src = H.random_image(37, 23, 3, H.rng(7))
@@ -29,7 +18,7 @@ describe("examples/rgb_to_gray.lua", function()
     assert.truthy(text:find("37x23", 1, true))
     local gray = pj.load(out)
     assert.equals(1, gray.channels)
-    assert.is_true(same_pixels(gray, src:convert(1)))
+    assert.is_true(H.same_pixels(gray, src:convert(1)))
   end)
 
   it("prints its usage without arguments", function()
@@ -53,8 +42,8 @@ describe("examples/crop_words.lua", function()
     assert.truthy(text:find("2 crops from 3 quads (1 failed)", 1, true), text)
     assert.truthy(text:find("quad 2", 1, true), text)
     local want = page:crop_quads(pj.read_quads(quads))
-    assert.is_true(same_pixels(pj.load(outdir .. "/0001.png"), want[1]))
-    assert.is_true(same_pixels(pj.load(outdir .. "/0003.png"), want[3]))
+    assert.is_true(H.same_pixels(pj.load(outdir .. "/0001.png"), want[1]))
+    assert.is_true(H.same_pixels(pj.load(outdir .. "/0003.png"), want[3]))
     assert.is_nil(io.open(outdir .. "/0002.png"))
   end)
 end)

@@ -32,7 +32,19 @@ function M.sh(cmd)
   return out:gsub("::rc=%d+%s*$", ""), rc
 end
 
--- Deterministic pseudo-random integers (xorshift), independent of math.random.
+-- Whether images a and b have the same size, channels and pixels (strides
+-- may differ: views compare by their pixels).
+function M.same_pixels(a, b)
+  if a.width ~= b.width or a.height ~= b.height or a.channels ~= b.channels then return false end
+  local pa, pb = a:pixels(), b:pixels()
+  for y = 0, a.height - 1 do
+    for x = 0, a.width * a.channels - 1 do
+      if pa[y * a.stride + x] ~= pb[y * b.stride + x] then return false end
+    end
+  end
+  return true
+end
+
 -- A new w x h x c image of random bytes drawn from rnd (see M.rng).
 function M.random_image(w, h, c, rnd)
   local img = require("pixjit").new(w, h, c)
@@ -105,6 +117,7 @@ function M.resize_linear(img, dw, dh)
   return out
 end
 
+-- Deterministic pseudo-random integers (xorshift), independent of math.random.
 function M.rng(seed)
   local bit = require "bit"
   local s = seed or 88172645
