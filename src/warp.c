@@ -217,9 +217,9 @@ static void coords(const double *m, double scale, int32_t y, int32_t xb, int32_t
  * entries past n: rows are short, and a scalar tail on every row cost
  * more than the spare lanes.  With bk, only the block's fields are
  * written (xs and ys are not). */
-__attribute__((target("avx2"), always_inline)) static inline void
-coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
-                 int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
+__attribute__((target("avx2"))) static void
+coords_avx2(const double *m, double scale, int32_t y, int rows, int L, int32_t xb, int32_t x1,
+            int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
   const __m256d m0 = _mm256_set1_pd(m[0]), m3 = _mm256_set1_pd(m[3]), m6 = _mm256_set1_pd(m[6]);
   const __m256d tab = _mm256_set1_pd(scale), zero = _mm256_setzero_pd(), four = _mm256_set1_pd(4);
   const __m256d hi = _mm256_set1_pd(INT_MAX), lo = _mm256_set1_pd(INT_MIN);
@@ -264,19 +264,13 @@ coords_avx2_body(const double *m, double scale, int32_t y, int rows, int L, int3
   }
 }
 
-__attribute__((target("avx2"))) static void
-coords_avx2(const double *m, double scale, int32_t y, int rows, int L, int32_t xb, int32_t x1,
-            int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
-  coords_avx2_body(m, scale, y, rows, L, xb, x1, n, xs, ys, geo, bk);
-}
-
 /* The same computation eight lanes at a time, on AVX-512 CPUs: the
  * division costs as much per lane as with four, everything else half.
  * Rows are as above with L a multiple of 8; up to 7 entries past n are
  * written. */
 __attribute__((target("avx2,avx512f,avx512vl"))) static void
 coords_avx512(const double *m, double scale, int32_t y, int rows, int L, int32_t xb,
-                int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
+              int32_t x1, int n, int32_t *xs, int32_t *ys, const int32_t *geo, block *bk) {
   const __m512d m0 = _mm512_set1_pd(m[0]), m3 = _mm512_set1_pd(m[3]), m6 = _mm512_set1_pd(m[6]);
   const __m512d tab = _mm512_set1_pd(scale), zero = _mm512_setzero_pd(), eight = _mm512_set1_pd(8);
   const __m512d hi = _mm512_set1_pd(INT_MAX), lo = _mm512_set1_pd(INT_MIN);
