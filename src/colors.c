@@ -685,16 +685,14 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   if (o.bits < 8 && got > 0) {
     int64_t (*sums)[3] = calloc((size_t)got * T, sizeof *sums);
     key_pos *kp = malloc(sizeof *kp * (size_t)got);
-    uint32_t *keys = malloc(sizeof *keys * (size_t)got);
-    if (!sums || !kp || !keys) {
-      free(sums), free(kp), free(keys);
+    if (!sums || !kp) {
+      free(sums), free(kp);
       goto nomem;
     }
     /* Keys sorted with their output positions, for binary search; n may be
      * large, so a real sort. */
     for (int32_t i = 0; i < got; i++) kp[i] = (key_pos){out[i].rgb, i};
     qsort(kp, (size_t)got, sizeof *kp, cmp_key);
-    for (int32_t i = 0; i < got; i++) keys[i] = kp[i].key;
     job exact = j;
     exact.q = 0xFF;
 #pragma omp parallel num_threads(T)
@@ -706,9 +704,9 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
           int32_t lo = 0, hi2 = got;
           while (lo < hi2) {
             int32_t mid = (lo + hi2) / 2;
-            if (keys[mid] < key) lo = mid + 1; else hi2 = mid;
+            if (kp[mid].key < key) lo = mid + 1; else hi2 = mid;
           }
-          if (lo < got && keys[lo] == key) {
+          if (lo < got && kp[lo].key == key) {
             s[lo][0] += r_, s[lo][1] += g_, s[lo][2] += b_;
           }
         });
@@ -722,7 +720,7 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
       int64_t c = e->count, h2 = c / 2;
       e->rgb = (uint32_t)(((sr + h2) / c) << 16 | ((sg + h2) / c) << 8 | ((sb + h2) / c));
     }
-    free(sums), free(keys), free(kp);
+    free(sums), free(kp);
   }
 
   summary->counted = counted;
