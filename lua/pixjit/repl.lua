@@ -6,10 +6,9 @@
 -- terminal it evaluates stdin line by line with no prompts.
 local ffi = require "ffi"
 local show = require "pixjit.show"
+local sys = require "pixjit.sys"
 
 local M = {}
-
-local sys = require "pixjit.sys"
 
 ffi.cdef [[
 char *readline(const char *prompt);
