@@ -67,23 +67,22 @@ rc=$?
 cat "$tmp/lua.out"
 tally lua "$tmp/lua.out" "$rc"
 
+# A C suite again with PIXJIT_CPU_DISABLE=$1, its lines labelled $3.
+rerun() {
+  local off=$1 t=$2 label=$3
+  [ -x "$t" ] || return 0
+  PIXJIT_CPU_DISABLE=$off "$t" >"$tmp/rerun.out" 2>&1
+  local rc=$?
+  sed "s/^\([a-z]*\): /\1 ($label): /" "$tmp/rerun.out"
+  tally "$(basename "$t") ($label)" "$tmp/rerun.out" "$rc"
+}
 # The kernels' portable code paths, which a machine with AVX2 never takes
-# otherwise, against the same expectations.
+# otherwise, against the same expectations; and the warp's AVX2 path,
+# which an AVX-512 machine never takes otherwise.
 for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/test_warp; do
-  [ -x "$t" ] || continue
-  name="$(basename "$t") (no SIMD)"
-  PIXJIT_CPU_DISABLE=all "$t" >"$tmp/nosimd.out" 2>&1
-  rc=$?
-  sed 's/^\([a-z]*\): /\1 (no SIMD): /' "$tmp/nosimd.out"
-  tally "$name" "$tmp/nosimd.out" "$rc"
+  rerun all "$t" "no SIMD"
 done
-# The warp's AVX2 path, which an AVX-512 machine never takes otherwise.
-if [ -x "$BUILD/tests/test_warp" ]; then
-  PIXJIT_CPU_DISABLE=avx512vl "$BUILD/tests/test_warp" >"$tmp/avx2.out" 2>&1
-  rc=$?
-  sed 's/^\([a-z]*\): /\1 (AVX2 only): /' "$tmp/avx2.out"
-  tally "test_warp (AVX2 only)" "$tmp/avx2.out" "$rc"
-fi
+rerun avx512vl "$BUILD/tests/test_warp" "AVX2 only"
 PIXJIT_CPU_DISABLE=all "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua \
   tests/spec/colors_spec.lua tests/spec/tensor_spec.lua tests/spec/warp_spec.lua \
   >"$tmp/lua-nosimd.out" 2>&1
