@@ -33,11 +33,30 @@ extern "C" {
 
 #define PJ_VERSION "0.1.0"
 
-/* Default largest image, in pixels, any call will allocate (as libpng's and
- * OpenCV's decompression-bomb guards: 2^30 bytes / 6, roughly 13k x 13k). */
-#define PJ_DEFAULT_MAX_PIXELS 178956970LL
+/* The library is built with -fvisibility=hidden: only what PJ_API marks is
+ * exported, which is exactly the functions declared in this header. */
+#if defined(__GNUC__) && !defined(PJ_STATIC)
+#define PJ_API __attribute__((visibility("default")))
+#else
+#define PJ_API
+#endif
 
 /* PIXJIT_FFI_BEGIN */
+
+/* ---- Limits -------------------------------------------------------------
+ * The defaults every option field falls back to when it is 0.  Every size
+ * an input controls has one, and each can be raised per call. */
+enum {
+  /* Largest image any call allocates (as libpng's and OpenCV's
+   * decompression-bomb guards: 2^30 bytes / 6, roughly 13k x 13k). */
+  PJ_DEFAULT_MAX_PIXELS = 178956970,
+  PJ_DEFAULT_MAX_SCANS = 256,              /* progressive JPEG scans */
+  PJ_DEFAULT_MAX_CHUNK_BYTES = 8388608,    /* largest PNG chunk buffered */
+  PJ_DEFAULT_MAX_CROP_PIXELS = 16777216,   /* one crop of pj_crop_quads */
+  PJ_DEFAULT_MAX_QUADS = 1000000,          /* quads of one pj_crop_quads */
+  PJ_DEFAULT_MAX_BATCH_MB = 4096,          /* tensor of one pj_pack */
+  PJ_MAX_COLORS = 16777216                 /* entries pj_main_colors returns */
+};
 
 /* ---- Status codes ------------------------------------------------------ */
 enum {
@@ -74,19 +93,27 @@ typedef struct pj_image {
   pj_buffer *buf;
 } pj_image;
 
-/* Decoding options; a zeroed struct (or NULL) means the defaults. */
+/* Every options struct below means its defaults when zeroed (or NULL):
+ * a field that is 0 takes the default its comment names. */
+
+/* Decoding options. */
 typedef struct pj_decode_opts {
   int32_t channels;         /* 0: as stored; 1-4: converted to this count */
-  int32_t max_scans;        /* JPEG scans allowed; 0: 256 */
+  int32_t max_scans;        /* JPEG scans allowed; 0: PJ_DEFAULT_MAX_SCANS */
   int64_t max_pixels;       /* 0: PJ_DEFAULT_MAX_PIXELS */
   int64_t max_chunk_bytes;  /* largest PNG chunk buffered; 0: 8 MiB */
 } pj_decode_opts;
 
-/* Encoding options; fill with pj_encode_opts_default(). */
+/* PNG compression for "no compression" (zlib level 0), since 0 is the
+ * default. */
+enum { PJ_COMPRESSION_NONE = -1 };
+
+/* Encoding options. */
 typedef struct pj_encode_opts {
-  int32_t format;           /* PJ_FMT_*; PJ_FMT_UNKNOWN: from the extension */
-  int32_t compression;      /* PNG zlib level 0-9 */
-  int32_t quality;          /* JPEG quality 1-100 */
+  int32_t format;           /* PJ_FMT_*; 0: from the extension (pj_save) */
+  int32_t compression;      /* PNG level 1-9; 0: 1 (cv2.imwrite's);
+                               PJ_COMPRESSION_NONE: stored */
+  int32_t quality;          /* JPEG quality 1-100; 0: 90 */
   int32_t progressive;      /* JPEG: nonzero writes a progressive file */
 } pj_encode_opts;
 
@@ -97,10 +124,14 @@ typedef struct pj_color_count {
   uint32_t reserved;
 } pj_color_count;
 
-/* Main-colour options; fill with pj_colors_opts_default(). */
+/* Main-colour options. */
 typedef struct pj_colors_opts {
-  int32_t min_alpha;        /* count pixels whose alpha >= this (default 1) */
-  int32_t bits;             /* keep this many high bits per channel, 1-8 (8) */
+  int32_t min_alpha;        /* count pixels whose alpha >= this, 1-255;
+                               0: 1 (every pixel that is not transparent) */
+  int32_t all_pixels;       /* nonzero: alpha is ignored, every pixel counts */
+  int32_t bits;             /* keep this many high bits per channel, 1-8;
+                               0: 8 */
+  int32_t reserved;
   const pj_image *mask;     /* optional 1-channel image of the same size:
                                only pixels where it is nonzero count */
 } pj_colors_opts;
@@ -112,25 +143,25 @@ typedef struct pj_colors_summary {
   int32_t n;                /* entries written to the output array */
 } pj_colors_summary;
 
-/* Warp options; fill with pj_warp_opts_default(). */
+/* Warp options. */
 typedef struct pj_warp_opts {
-  int32_t interpolation;    /* PJ_INTER_LINEAR (default) or PJ_INTER_NEAREST */
-  int32_t border;           /* PJ_BORDER_CONSTANT (default) or _REPLICATE */
-  uint8_t border_value[4];  /* constant border, per channel (0) */
+  int32_t interpolation;    /* PJ_INTER_LINEAR (0) or PJ_INTER_NEAREST */
+  int32_t border;           /* PJ_BORDER_CONSTANT (0) or _REPLICATE */
+  uint8_t border_value[4];  /* constant border, per channel */
   int64_t max_pixels;       /* output size limit; 0: PJ_DEFAULT_MAX_PIXELS */
 } pj_warp_opts;
 
-/* Batch crop options; fill with pj_crop_opts_default(). */
+/* Batch crop options. */
 typedef struct pj_crop_opts {
   pj_warp_opts warp;
   int32_t height;           /* >0: every crop scaled to this height, aspect
                                kept; 0: natural size (DESIGN.md rule) */
   int32_t rotate_tall;      /* nonzero: rotate a crop 90 degrees counter-
                                clockwise when its h/w >= rotate_ratio */
-  double rotate_ratio;      /* 1.5 */
-  int64_t max_crop_pixels;  /* per crop; default 16,777,216 */
-  int64_t max_total_pixels; /* all crops of one call; PJ_DEFAULT_MAX_PIXELS */
-  int32_t max_quads;        /* quads per call; default 1,000,000 */
+  double rotate_ratio;      /* > 0; 0: 1.5 */
+  int64_t max_crop_pixels;  /* per crop; 0: PJ_DEFAULT_MAX_CROP_PIXELS */
+  int64_t max_total_pixels; /* all crops of one call; 0: the pixel limit */
+  int32_t max_quads;        /* quads per call; 0: PJ_DEFAULT_MAX_QUADS */
 } pj_crop_opts;
 
 /* A float32 array of up to 4 dimensions (row-major), refcounted like
@@ -143,17 +174,18 @@ typedef struct pj_tensor {
   pj_buffer *buf;
 } pj_tensor;
 
-/* pj_pack options; fill with pj_pack_opts_default(). */
+/* pj_pack options. */
 typedef struct pj_pack_opts {
-  int32_t height;           /* output height of every image (32) */
+  int32_t height;           /* output height of every image, 1-65535; 0: 32 */
   int32_t max_width;        /* widths are capped here; 0: no cap */
   int32_t width;            /* tensor width; 0: the widest image's */
-  int32_t channels;         /* 1 (gray, BT.601) or 3 (RGB) (3) */
-  int32_t interpolation;    /* PJ_INTER_LINEAR (default) or PJ_INTER_AREA */
-  float mean[3];            /* per channel, on the 0-1 scale (0) */
-  float std[3];             /* per channel (1) */
-  float pad_value;          /* columns right of an image's width (0) */
-  int32_t max_batch_bytes_mb; /* tensor size limit in MiB (4096) */
+  int32_t channels;         /* 1 (gray, BT.601) or 3 (RGB); 0: 3 */
+  int32_t interpolation;    /* PJ_INTER_LINEAR (0), _AREA or _NEAREST */
+  float mean[3];            /* per channel, on the 0-1 scale */
+  float std[3];             /* per channel, nonzero; all three 0: 1 each */
+  float pad_value;          /* columns right of an image's width */
+  int32_t max_batch_mb;     /* tensor size limit in MiB; 0:
+                               PJ_DEFAULT_MAX_BATCH_MB */
 } pj_pack_opts;
 
 /* What decided the thread count (pj_cpu_info.source). */
@@ -190,97 +222,102 @@ typedef struct pj_kernel_stats {
 /* ---- Errors and library state ------------------------------------------ */
 
 /* Version string "x.y.z"; static. */
-const char *pj_version(void);
+PJ_API const char *pj_version(void);
 /* Message for the last failure on the calling thread; static per thread,
  * valid until the next failing pj_ call on that thread. */
-const char *pj_errmsg(void);
+PJ_API const char *pj_errmsg(void);
 /* Code of the last failure on the calling thread (PJ_OK if none yet). */
-int pj_errcode(void);
+PJ_API int pj_errcode(void);
 /* Short fixed description of a status code; static. */
-const char *pj_strerror(int code);
+PJ_API const char *pj_strerror(int code);
+/* Why item i (0-based) of the last per-item call on the calling thread
+ * (pj_crop_quads) failed; "" when it did not.  Static per thread, valid
+ * until the next per-item call on that thread. */
+PJ_API const char *pj_item_errmsg(int32_t i);
 /* Bytes of pixel memory currently allocated by all images in the process. */
-int64_t pj_mem_live(void);
+PJ_API int64_t pj_mem_live(void);
 /* Threads used by kernels; pj_threads_set(0) restores the automatic choice
  * (CPUs in the affinity mask, capped by the cgroup CPU quota). */
-int pj_threads_get(void);
-void pj_threads_set(int n);
+PJ_API int pj_threads_get(void);
+PJ_API void pj_threads_set(int n);
 /* Fills *info, re-reading the affinity mask and cgroup quota.  The cgroup
  * tree is read under PIXJIT_CGROUP_ROOT when set (default /sys/fs/cgroup). */
-void pj_cpu_info_get(pj_cpu_info *info);
+PJ_API void pj_cpu_info_get(pj_cpu_info *info);
 /* Versions of the libraries linked in: "libpng", "libjpeg-turbo", "openmp"
  * (the OpenMP spec date); static strings, "" for an unknown name. */
-const char *pj_lib_version(const char *name);
+PJ_API const char *pj_lib_version(const char *name);
 /* Counters of kernel `k` (PJ_KERNEL_*) since start or the last reset;
  * updated with atomics, so they cost a few nanoseconds a call. */
-int pj_stats_get(int k, pj_kernel_stats *out);
-const char *pj_kernel_name(int k);
-void pj_stats_reset(void);
+PJ_API int pj_stats_get(int k, pj_kernel_stats *out);
+PJ_API const char *pj_kernel_name(int k);
+PJ_API void pj_stats_reset(void);
 
 /* ---- Images ------------------------------------------------------------ */
 
 /* New zero-filled image.  max_pixels <= 0 means PJ_DEFAULT_MAX_PIXELS.
  * Returns a new reference, or NULL (PJ_EARG, PJ_ELIMIT, PJ_ENOMEM). */
-pj_image *pj_image_new(int32_t width, int32_t height, int32_t channels,
-                       int64_t max_pixels);
+PJ_API pj_image *pj_image_new(int32_t width, int32_t height, int32_t channels,
+                              int64_t max_pixels);
 /* Zero-copy view of the rectangle (x, y, w, h), which must lie inside img.
  * The view keeps the buffer alive after img is released.  New reference. */
-pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y,
-                        int32_t w, int32_t h);
+PJ_API pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y,
+                               int32_t w, int32_t h);
 /* Deep copy with a tight stride.  New reference. */
-pj_image *pj_image_clone(const pj_image *img);
+PJ_API pj_image *pj_image_clone(const pj_image *img);
 /* Copy converted to `channels` (1-4): gray uses OpenCV's BT.601 fixed-point
  * weights, added alpha is 255, dropped alpha is discarded.  New reference. */
-pj_image *pj_image_convert(const pj_image *img, int32_t channels);
+PJ_API pj_image *pj_image_convert(const pj_image *img, int32_t channels);
 /* Drops the buffer reference and zeroes the fields, keeping the struct so a
  * stale handle reads as freed instead of dangling.  Safe to repeat. */
-void pj_image_clear(pj_image *img);
+PJ_API void pj_image_clear(pj_image *img);
 /* Clears img and frees the struct.  NULL is ignored. */
-void pj_image_release(pj_image *img);
+PJ_API void pj_image_release(pj_image *img);
 /* Number of images (views included) sharing img's buffer; 0 once freed. */
-int pj_image_refs(const pj_image *img);
+PJ_API int pj_image_refs(const pj_image *img);
 /* Copies the pixel at (x, y) into px[0..channels-1] / from px. */
-int pj_image_get(const pj_image *img, int32_t x, int32_t y, uint8_t *px);
-int pj_image_set(pj_image *img, int32_t x, int32_t y, const uint8_t *px);
+PJ_API int pj_image_get(const pj_image *img, int32_t x, int32_t y, uint8_t *px);
+PJ_API int pj_image_set(pj_image *img, int32_t x, int32_t y, const uint8_t *px);
 /* Sets every pixel to value[0..channels-1]. */
-int pj_image_fill(pj_image *img, const uint8_t *value);
+PJ_API int pj_image_fill(pj_image *img, const uint8_t *value);
 /* Copies src into dst; both must have the same size and channels. */
-int pj_image_copy(pj_image *dst, const pj_image *src);
+PJ_API int pj_image_copy(pj_image *dst, const pj_image *src);
 
 /* ---- Codecs ------------------------------------------------------------ */
 
 /* Format of the bytes, by content (PJ_FMT_UNKNOWN if neither). */
-int pj_detect_format(const void *data, size_t size);
-/* Decodes a PNG or JPEG file, by content.  Errors name the path. */
-pj_image *pj_load(const char *path, const pj_decode_opts *opts);
-/* Decodes from memory; `name` (may be NULL) is used in error messages. */
-pj_image *pj_decode(const void *data, size_t size, const char *name,
-                    const pj_decode_opts *opts);
-void pj_encode_opts_default(pj_encode_opts *opts);
+PJ_API int pj_detect_format(const void *data, size_t size);
+/* Decodes a PNG or JPEG file, by content.  Errors name the path.  New
+ * reference. */
+PJ_API pj_image *pj_load(const char *path, const pj_decode_opts *opts);
+/* Decodes from memory; `name` (may be NULL) is used in error messages.
+ * New reference. */
+PJ_API pj_image *pj_decode(const void *data, size_t size, const char *name,
+                           const pj_decode_opts *opts);
 /* Encodes to PNG or JPEG (opts->format must be set).  On success *out is a
  * new allocation of *size bytes that the caller frees with pj_free. */
-int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
-              size_t *size);
+PJ_API int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
+                     size_t *size);
 /* Writes img to path; the format comes from opts->format or, when that is
  * PJ_FMT_UNKNOWN, the extension (.png, .jpg, .jpeg).  JPEG drops alpha. */
-int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
+PJ_API int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
 /* Frees memory returned by pj_encode. */
-void pj_free(void *p);
+PJ_API void pj_free(void *p);
 
 /* ---- Main colours ------------------------------------------------------ */
 
-void pj_colors_opts_default(pj_colors_opts *opts);
 /* Exact count of every distinct RGB among the pixels that pass the alpha
- * (images with 2 or 4 channels) and mask tests; writes the top `n` to out
- * (count descending, ties by packed 0xRRGGBB ascending) and fills *summary.
- * Gray images count levels, reported as r = g = b.  With bits < 8 colours
- * are grouped by their high bits and each entry reports the rounded mean of
- * its members.  Results are identical for every thread count. */
-int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
-                   pj_color_count *out, pj_colors_summary *summary);
+ * (images with 2 or 4 channels) and mask tests; writes the top `n` (0 to
+ * PJ_MAX_COLORS) to out (count descending, ties by packed 0xRRGGBB
+ * ascending) and fills *summary.  Gray images count levels, reported as
+ * r = g = b.  With bits < 8 colours are grouped by their high bits and each
+ * entry reports the rounded mean of its members.  Results are identical for
+ * every thread count. */
+PJ_API int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                          pj_color_count *out, pj_colors_summary *summary);
 /* RGB image of n stripes, each stripe_height rows by width columns filled
  * with rgb[i] (0xRRGGBB), top to bottom.  New reference. */
-pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
-                     int32_t width);
+PJ_API pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
+                            int32_t width);
 
 /* ---- Resize, channels, tensors ------------------------------------------ */
 
@@ -288,48 +325,48 @@ pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
  * INTER_LINEAR fixed-point arithmetic (within 1 level), PJ_INTER_AREA
  * averages source areas (for downscaling; within 1 of INTER_AREA),
  * PJ_INTER_NEAREST picks floor(x * sw / w).  New reference. */
-pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpolation);
+PJ_API pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h,
+                                 int interpolation);
 /* Copy with channels 0 and 2 swapped (RGB <-> BGR).  New reference. */
-pj_image *pj_image_swap_rb(const pj_image *img);
-/* Copy with borders added, filled with value[0..channels-1].  New ref. */
-pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t left,
-                       int32_t right, const uint8_t *value);
+PJ_API pj_image *pj_image_swap_rb(const pj_image *img);
+/* Copy with borders added, filled with value[0..channels-1] (NULL: 0).
+ * New reference. */
+PJ_API pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom,
+                              int32_t left, int32_t right, const uint8_t *value);
 /* New zero-filled tensor of ndim (1-4) dimensions.  New reference. */
-pj_tensor *pj_tensor_new(int32_t ndim, const int64_t *shape);
-void pj_tensor_release(pj_tensor *t);
-void pj_pack_opts_default(pj_pack_opts *opts);
+PJ_API pj_tensor *pj_tensor_new(int32_t ndim, const int64_t *shape);
+PJ_API void pj_tensor_release(pj_tensor *t);
 /* Makes an n x C x H x W float32 batch from n images in one parallel pass:
  * image i is resized to height H and width
  * min(max_width, max(1, round(w * H / h))), converted to C channels,
  * normalised as (v / 255 - mean[c]) / std[c] and written to row i; columns
  * right of its width hold pad_value.  widths[i] receives its width.
  * *out gets a new reference. */
-int pj_pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts,
-            pj_tensor **out, int32_t *widths);
+PJ_API int pj_pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts,
+                   pj_tensor **out, int32_t *widths);
 
 /* ---- Perspective ------------------------------------------------------- */
 
-void pj_warp_opts_default(pj_warp_opts *opts);
-void pj_crop_opts_default(pj_crop_opts *opts);
 /* 3x3 homography (row-major, m[8] = 1) mapping the four points src[2i],
  * src[2i+1] onto dst[2i], dst[2i+1], computed as OpenCV 4.x's
  * getPerspectiveTransform does.  PJ_ESINGULAR for a degenerate system. */
-int pj_perspective(const float *src, const float *dst, double *m);
+PJ_API int pj_perspective(const float *src, const float *dst, double *m);
 /* Output (w x h) where out(x, y) samples src at M^-1 (x, y), as OpenCV 4.x's
  * warpPerspective without WARP_INVERSE_MAP.  New reference. */
-pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
-                              int32_t h, const pj_warp_opts *opts);
+PJ_API pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
+                                     int32_t h, const pj_warp_opts *opts);
 /* Cuts n quads (quads[8i..8i+7] = TL, TR, BR, BL as x, y) out of src in one
  * parallel pass.  out[i] receives a new reference or NULL, status[i] PJ_OK or
  * the reason that quad failed (PJ_EARG non-finite, PJ_EEMPTY zero size,
- * PJ_ESINGULAR degenerate, PJ_ELIMIT too large).  The crops share one
- * buffer, each a disjoint view of it.  Returns PJ_OK when the call itself
- * ran (even if some quads failed), else an error for the whole call. */
-int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
-                  const pj_crop_opts *opts, pj_image **out, int32_t *status);
+ * PJ_ESINGULAR degenerate, PJ_ELIMIT too large), with its message in
+ * pj_item_errmsg(i).  The crops share one buffer, each a disjoint view of
+ * it.  Returns PJ_OK when the call itself ran (even if some quads failed),
+ * else an error for the whole call. */
+PJ_API int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
+                         const pj_crop_opts *opts, pj_image **out, int32_t *status);
 /* Output size of one quad by the crop rule (see DESIGN.md), before rotation
  * or height scaling; PJ_OK or the reason it fails. */
-int pj_quad_size(const float *quad, int32_t *w, int32_t *h);
+PJ_API int pj_quad_size(const float *quad, int32_t *w, int32_t *h);
 
 /* PIXJIT_FFI_END */
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
   echo 'local ffi = require "ffi"'
   echo ''
   echo 'local decls = [=['
-  sed -n '/^\/\* PIXJIT_FFI_BEGIN \*\/$/,/^\/\* PIXJIT_FFI_END \*\/$/p' include/pixjit.h | sed '1d;$d'
+  sed -n '/^\/\* PIXJIT_FFI_BEGIN \*\/$/,/^\/\* PIXJIT_FFI_END \*\/$/p' include/pixjit.h | sed '1d;$d' | sed 's/^PJ_API //'
   echo ']=]'
   echo ''
   echo 'ffi.cdef(decls)'

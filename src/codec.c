@@ -17,31 +17,32 @@ int pj_detect_format(const void *data, size_t size) {
   return PJ_FMT_UNKNOWN;
 }
 
-static pj_decode_opts defaults(const pj_decode_opts *opts) {
-  pj_decode_opts o = {0};
-  if (opts) o = *opts;
-  if (o.max_pixels <= 0) o.max_pixels = PJ_DEFAULT_MAX_PIXELS;
-  if (o.max_scans <= 0) o.max_scans = 256;
-  if (o.max_chunk_bytes <= 0) o.max_chunk_bytes = 8 << 20;
-  return o;
+/* The decoding options with defaults filled in, checked before any file
+ * is touched. */
+static int decode_opts(const pj_decode_opts *opts, pj_decode_opts *o) {
+  *o = opts ? *opts : (pj_decode_opts){0};
+  if (o->max_pixels == 0) o->max_pixels = PJ_DEFAULT_MAX_PIXELS;
+  if (o->max_scans == 0) o->max_scans = PJ_DEFAULT_MAX_SCANS;
+  if (o->max_chunk_bytes == 0) o->max_chunk_bytes = PJ_DEFAULT_MAX_CHUNK_BYTES;
+  if (o->channels < 0 || o->channels > 4)
+    return pj_fail(PJ_EARG, "channels must be 0 to 4, got %d", o->channels);
+  if (o->max_pixels < 0 || o->max_scans < 0 || o->max_chunk_bytes < 0)
+    return pj_fail(PJ_EARG, "limits must be positive");
+  return PJ_OK;
 }
 
 /* Detects the format from the first bytes, decodes, converts channels. */
 static pj_image *decode(pj_source *src, const uint8_t *head, size_t nhead,
-                        const pj_decode_opts *opts) {
-  pj_decode_opts o = defaults(opts);
-  if (o.channels < 0 || o.channels > 4)
-    return pj_fail_null(PJ_EARG, "%s: channels must be 0 to 4, got %d",
-                        src->name, o.channels);
+                        const pj_decode_opts *o) {
   pj_image *img;
   switch (pj_detect_format(head, nhead)) {
-  case PJ_FMT_PNG: img = pj_png_read(src, &o); break;
-  case PJ_FMT_JPEG: img = pj_jpeg_read(src, &o); break;
+  case PJ_FMT_PNG: img = pj_png_read(src, o); break;
+  case PJ_FMT_JPEG: img = pj_jpeg_read(src, o); break;
   default:
     return pj_fail_null(PJ_EFORMAT, "%s: not a PNG or JPEG file", src->name);
   }
-  if (img && o.channels && o.channels != img->channels) {
-    pj_image *conv = pj_image_convert(img, o.channels);
+  if (img && o->channels && o->channels != img->channels) {
+    pj_image *conv = pj_image_convert(img, o->channels);
     pj_image_release(img);
     img = conv;
   }
@@ -51,16 +52,20 @@ static pj_image *decode(pj_source *src, const uint8_t *head, size_t nhead,
 pj_image *pj_decode(const void *data, size_t size, const char *name,
                     const pj_decode_opts *opts) {
   name = pj_name(name);
+  pj_decode_opts o;
+  if (decode_opts(opts, &o)) return NULL;
   if (!data) return pj_fail_null(PJ_EARG, "%s: NULL data", name);
   int64_t t0 = pj_clock_ns();
   pj_source src = {.data = data, .size = size, .name = name};
-  pj_image *img = decode(&src, data, size, opts);
+  pj_image *img = decode(&src, data, size, &o);
   pj_stats_add(PJ_KERNEL_DECODE, t0, pj_pixels_of(img));
   return img;
 }
 
 pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
   if (!path) return pj_fail_null(PJ_EARG, "NULL path");
+  pj_decode_opts o;
+  if (decode_opts(opts, &o)) return NULL;
   FILE *fp = fopen(path, "rb");
   if (!fp) return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
   uint8_t head[8];
@@ -72,7 +77,7 @@ pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
   rewind(fp);
   int64_t t0 = pj_clock_ns();
   pj_source src = {.fp = fp, .name = path};
-  pj_image *img = decode(&src, head, n, opts);
+  pj_image *img = decode(&src, head, n, &o);
   fclose(fp);
   pj_stats_add(PJ_KERNEL_DECODE, t0, pj_pixels_of(img));
   return img;
@@ -98,13 +103,6 @@ bool pj_bytes_append(pj_bytes *b, const void *p, size_t n) {
   return true;
 }
 
-void pj_encode_opts_default(pj_encode_opts *opts) {
-  opts->format = PJ_FMT_UNKNOWN;
-  opts->compression = 1; /* as cv2.imwrite: fast, and flat images still compress well */
-  opts->quality = 90;
-  opts->progressive = 0;
-}
-
 void pj_free(void *p) { free(p); }
 
 static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
@@ -120,20 +118,22 @@ int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
 
 static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
                   size_t *size) {
-  if (!img || !img->data) return pj_fail(PJ_EARG, "encode of a freed or NULL image");
-  if (!out || !size) return pj_fail(PJ_EARG, "encode: NULL output");
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
-  if (opts) o = *opts;
+  if (!img || !img->data) return pj_fail(PJ_EARG, "image is freed or NULL");
+  if (!out || !size) return pj_fail(PJ_EARG, "NULL output");
+  pj_encode_opts o = opts ? *opts : (pj_encode_opts){0};
   if (o.format == PJ_FMT_PNG) {
-    if (o.compression < 0 || o.compression > 9)
-      return pj_fail(PJ_EARG, "PNG compression must be 0 to 9, got %d", o.compression);
-    return pj_png_write(img, o.compression, out, size);
+    /* Level 1 by default, as cv2.imwrite: fast, and flat images still
+     * compress well. */
+    int level = o.compression == 0 ? 1 : o.compression == PJ_COMPRESSION_NONE ? 0 : o.compression;
+    if (o.compression < PJ_COMPRESSION_NONE || o.compression > 9)
+      return pj_fail(PJ_EARG, "compression must be 0 to 9, got %d", o.compression);
+    return pj_png_write(img, level, out, size);
   }
   if (o.format != PJ_FMT_JPEG)
-    return pj_fail(PJ_EARG, "encode: unknown format %d", o.format);
+    return pj_fail(PJ_EARG, "unknown format %d", o.format);
+  if (o.quality == 0) o.quality = 90;
   if (o.quality < 1 || o.quality > 100)
-    return pj_fail(PJ_EARG, "JPEG quality must be 1 to 100, got %d", o.quality);
+    return pj_fail(PJ_EARG, "quality must be 1 to 100, got %d", o.quality);
   if (img->channels == 1 || img->channels == 3)
     return pj_jpeg_write(img, o.quality, o.progressive, out, size);
   /* JPEG has no alpha: drop it. */
@@ -154,17 +154,16 @@ static int format_of_path(const char *path) {
 }
 
 int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts) {
-  if (!path) return pj_fail(PJ_EARG, "save: NULL path");
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
-  if (opts) o = *opts;
+  if (!path) return pj_fail(PJ_EARG, "NULL path");
+  pj_encode_opts o = opts ? *opts : (pj_encode_opts){0};
   if (o.format == PJ_FMT_UNKNOWN) o.format = format_of_path(path);
   if (o.format == PJ_FMT_UNKNOWN)
     return pj_fail(PJ_EARG, "%s: unknown image extension (use .png, .jpg or .jpeg)", path);
   uint8_t *data = NULL;
   size_t size = 0;
   int rc = pj_encode(img, &o, &data, &size);
-  if (rc) return pj_fail_prefix(path);
+  /* The file's name belongs to failures of the file, not of the options. */
+  if (rc) return rc == PJ_EARG ? rc : pj_fail_prefix(path);
   FILE *fp = fopen(path, "wb");
   if (!fp) {
     free(data);

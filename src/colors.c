@@ -19,9 +19,18 @@
  * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
  * pixels is processed in groups of red values, one extra read of the image
  * per group, so memory does not grow with the image.  A single red value
- * with more pixels than the cap is counted straight into per-thread tables.
+ * with more runs than the cap is counted straight into per-thread tables.
  * Results are identical for any thread count: counts are exact and the
  * order (count descending, 0xRRGGBB ascending) is total.
+ *
+ * The counting rule, which every walk below follows (it is coded once, in
+ * pixel_key and the run rule of row_runs):
+ *   - a pixel counts unless the mask is 0 there or its alpha is below
+ *     min_alpha (images with 2 or 4 channels);
+ *   - a run is a maximal stretch of consecutive pixels of one key,
+ *     continuing from each row into the next within a row chunk; pixels
+ *     that do not count have the key RUN_NONE, so they end runs, and their
+ *     own stretches are no runs.
  */
 #include "internal.h"
 
@@ -32,13 +41,6 @@
 
 #define SCRATCH_MAX ((size_t)1 << 22) /* 16 MiB of bucketed runs */
 #define KEEP_MAX ((int64_t)1 << 21)    /* 16 MiB of runs kept from pass 1 */
-#define MAX_N (1 << 24)
-
-void pj_colors_opts_default(pj_colors_opts *opts) {
-  opts->min_alpha = 1;
-  opts->bits = 8;
-  opts->mask = NULL;
-}
 
 /* ---- Top-N selection ------------------------------------------------------ */
 
@@ -103,18 +105,18 @@ static int cmp_key(const void *pa, const void *pb) {
   return a->key < b->key ? -1 : a->key > b->key;
 }
 
-/* ---- Pixel access ------------------------------------------------------- */
+/* ---- Pixel access and runs ---------------------------------------------- */
 
 typedef struct job {
   const pj_image *img;
   const pj_image *mask;
-  int min_alpha;
+  int min_alpha;     /* 0 counts every pixel */
   uint8_t q;         /* per-channel quantisation mask, e.g. 0xF0 for 4 bits */
   int nchunks;       /* row chunks, fixed independently of threads granted */
   bool fast;         /* rows go through simd_row_runs */
 } job;
 
-#define RUN_NONE UINT32_MAX /* no open run; the key of a pixel not counted */
+#define RUN_NONE UINT32_MAX /* the key of a pixel that does not count */
 
 /* Key (r << 16 | g << 8 | b, quantised; gray as r = g = b) of pixel x of
  * row p, or RUN_NONE when the mask or the alpha threshold leaves it out.
@@ -129,44 +131,9 @@ pixel_key(const job *j, const uint8_t *p, const uint8_t *mrow, int32_t x, const 
   return (uint32_t)(q[0] & j->q) << 16 | (uint32_t)(q[1] & j->q) << 8 | (q[2] & j->q);
 }
 
-/* Runs the body (the variadic tail) for each counted pixel of rows
- * [Y0, Y1) with r_, g_, b_ (quantised) and gb_ set.  A macro so each loop
- * is compiled with its own body inlined, once per channel count: with the
- * count a constant the pixel loop loses its per-pixel switch. */
-#define FOR_COUNTED_C(J, Y0, Y1, C_, ...)                                     \
-  do {                                                                        \
-    const pj_image *im_ = (J)->img;                                           \
-    for (int32_t y_ = (Y0); y_ < (Y1); y_++) {                                \
-      const uint8_t *p_ = im_->data + (size_t)y_ * im_->stride;               \
-      const uint8_t *m_ = (J)->mask ? (J)->mask->data +                       \
-                                          (size_t)y_ * (J)->mask->stride      \
-                                    : NULL;                                   \
-      for (int32_t x_ = 0; x_ < im_->width; x_++) {                           \
-        const uint32_t k_ = pixel_key(J, p_, m_, x_, C_);                     \
-        if (k_ == RUN_NONE) continue;                                         \
-        const unsigned r_ = k_ >> 16, g_ = (k_ >> 8) & 0xFF, b_ = k_ & 0xFF;  \
-        const unsigned gb_ = k_ & 0xFFFF;                                     \
-        (void)r_, (void)g_, (void)b_, (void)gb_;                              \
-        __VA_ARGS__;                                                          \
-      }                                                                       \
-    }                                                                         \
-  } while (0)
-
-#define FOR_COUNTED(J, Y0, Y1, ...)                                           \
-  do {                                                                        \
-    switch ((J)->img->channels) {                                             \
-    case 1: FOR_COUNTED_C(J, Y0, Y1, 1, __VA_ARGS__); break;                  \
-    case 2: FOR_COUNTED_C(J, Y0, Y1, 2, __VA_ARGS__); break;                  \
-    case 3: FOR_COUNTED_C(J, Y0, Y1, 3, __VA_ARGS__); break;                  \
-    default: FOR_COUNTED_C(J, Y0, Y1, 4, __VA_ARGS__); break;                 \
-    }                                                                         \
-  } while (0)
-
 static inline int32_t chunk_y0(const job *j, int k) {
   return (int32_t)((int64_t)j->img->height * k / j->nchunks);
 }
-
-/* ---- The count ---------------------------------------------------------- */
 
 /* A run of `len` consecutive counted pixels with one colour, in its red
  * bucket (the red is implied by the bucket). */
@@ -187,28 +154,42 @@ typedef struct rowmem {
   uint32_t *keys, *starts;
 } rowmem;
 
-/* Runs of row y from the generic pixel walk (any channel count, mask):
- * pixels not counted are skipped without ending a run.  Appends to out
- * the runs that end in the row, continuing *open and leaving the row's
- * last run in it; returns how many (at most width + 1). */
-static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
+/* The runs of row y by the counting rule, one pixel at a time: appends to
+ * out the runs that end in the row, continuing *open and leaving the row's
+ * last run in it; returns how many (at most width + 1).  A run about to
+ * outgrow uint32 is cut, keeping one pixel open. */
+static inline __attribute__((always_inline)) int
+row_runs_generic_c(const job *j, int32_t y, run32 *open, run32 *out, const int C) {
+  const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const uint8_t *mrow = j->mask ? j->mask->data + (size_t)y * j->mask->stride : NULL;
+  const int32_t w = j->img->width;
   int n = 0;
   uint32_t key = open->key, len = open->len;
-  if (key != RUN_NONE && len > UINT32_MAX - (uint32_t)j->img->width) {
-    out[n++] = (run32){key, len};
-    key = RUN_NONE, len = 0;
+  if (key != RUN_NONE && len > UINT32_MAX - (uint32_t)w) {
+    out[n++] = (run32){key, len - 1};
+    len = 1;
   }
-  FOR_COUNTED(j, y, y + 1, {
-    const uint32_t k_ = (r_ << 16) | gb_;
-    if (k_ == key) {
+  for (int32_t x = 0; x < w; x++) {
+    const uint32_t k = pixel_key(j, p, mrow, x, C);
+    if (k == key) {
       len++;
-    } else {
-      if (key != RUN_NONE) out[n++] = (run32){key, len};
-      key = k_, len = 1;
+      continue;
     }
-  });
-  open->key = key, open->len = len;
+    if (key != RUN_NONE) out[n++] = (run32){key, len};
+    key = k, len = 1;
+  }
+  open->key = key;
+  open->len = key == RUN_NONE ? 0 : len;
   return n;
+}
+
+static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
+  switch (j->img->channels) {
+  case 1: return row_runs_generic_c(j, y, open, out, 1);
+  case 2: return row_runs_generic_c(j, y, open, out, 2);
+  case 3: return row_runs_generic_c(j, y, open, out, 3);
+  default: return row_runs_generic_c(j, y, open, out, 4);
+  }
 }
 
 #ifdef PJ_X86_SIMD
@@ -274,9 +255,8 @@ keys8(const uint8_t *p, const uint8_t *mrow, int32_t x, const int C, __m256i qv,
 }
 
 /* row_runs_generic on AVX2 machines, eight pixels at a time.  A pixel
- * starts a run when its key differs from its left neighbour's; pixels not
- * counted have the key RUN_NONE, so here they end runs.  The starts of
- * each group of eight are packed (key and position) into rm's arrays
+ * starts a run when its key differs from its left neighbour's.  The starts
+ * of each group of eight are packed (key and position) into rm's arrays
  * without a branch per start, since on photos their number is random;
  * flat areas cost one compare per eight pixels.  A second loop turns
  * starts into runs.  Lengths are differences of uint32 positions: modulo
@@ -369,6 +349,38 @@ static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out,
   return j->fast ? simd_row_runs(j, y, open, out, rm) : row_runs_generic(j, y, open, out);
 }
 
+/* Walks the runs of row chunk k: each call of chunk_next puts the runs of
+ * the next row (or, at the end, the chunk's last open run) into out,
+ * which holds width + 1 entries, and returns how many; -1 when done.
+ * Every pass reads runs through it, so they all segment alike. */
+typedef struct chunk_iter {
+  const job *j;
+  int32_t y, y1;
+  run32 open;
+  int64_t first;   /* index in the chunk of the first run just returned */
+  int64_t next;
+} chunk_iter;
+
+static inline void chunk_start(chunk_iter *it, const job *j, int k) {
+  *it = (chunk_iter){j, chunk_y0(j, k), chunk_y0(j, k + 1), {RUN_NONE, 0}, 0, 0};
+}
+
+static inline int chunk_next(chunk_iter *it, const rowmem *rm, run32 *out) {
+  int n;
+  if (it->y < it->y1) {
+    n = row_runs(it->j, it->y++, &it->open, out, rm);
+  } else if (it->open.key != RUN_NONE && it->open.len) {
+    out[0] = it->open;
+    it->open = (run32){RUN_NONE, 0};
+    n = 1;
+  } else {
+    return -1;
+  }
+  it->first = it->next;
+  it->next += n;
+  return n;
+}
+
 /* Bucket entries (run16) a run takes: lengths stop at 65535. */
 static inline int64_t pieces(uint32_t len) {
   return len <= 65535 ? 1 : len / 65535 + (len % 65535 != 0);
@@ -398,23 +410,18 @@ static inline void count_runs(const run32 *r, int n, int64_t g, int64_t *hk, int
  * when they did not fit (rowbuf, width + 1 entries, took the rows). */
 static int64_t chunk_pass1(const job *j, int k, run32 *store, int64_t cap, const rowmem *rm,
                            int64_t *hk, int64_t *px) {
-  run32 *rowbuf = rm->runs;
   const int64_t w1 = (int64_t)j->img->width + 1;
-  int64_t kept = 0, g = 0;
-  run32 open = {RUN_NONE, 0};
+  int64_t kept = 0;
+  chunk_iter it;
+  chunk_start(&it, j, k);
   *px = 0;
-  for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
-    run32 *dst = kept >= 0 && kept + w1 <= cap ? store + kept : rowbuf;
-    if (dst == rowbuf) kept = -1;
-    int n = row_runs(j, y, &open, dst, rm);
-    count_runs(dst, n, g, hk, px);
-    g += n;
+  for (;;) {
+    run32 *dst = kept >= 0 && kept + w1 <= cap ? store + kept : rm->runs;
+    if (dst == rm->runs) kept = -1;
+    int n = chunk_next(&it, rm, dst);
+    if (n < 0) break;
+    count_runs(dst, n, it.first, hk, px);
     if (kept >= 0) kept += n;
-  }
-  if (open.key != RUN_NONE && open.len) {
-    count_runs(&open, 1, g, hk, px);
-    if (kept >= 0 && kept < cap) store[kept++] = open;
-    else kept = -1;
   }
   return kept;
 }
@@ -445,24 +452,18 @@ static inline void put_runs(const run32 *r, int64_t n, int64_t g, unsigned lo, u
 }
 
 /* Pass 2 for row chunk k: scatters its runs with a red in [lo, hi), from
- * the kept runs when pass 1 kept them, else walking the rows again (which
- * segments and numbers them exactly as pass 1 did). */
+ * the kept runs when pass 1 kept them, else walking the rows again. */
 static void chunk_pass2(const job *j, int k, const run32 *store, int64_t kept,
                         const rowmem *rm, unsigned lo, unsigned hi, size_t *pos,
                         run16 *scratch) {
-  run32 *rowbuf = rm->runs;
   if (kept >= 0) {
     put_runs(store, kept, 0, lo, hi, pos, scratch);
     return;
   }
-  int64_t g = 0;
-  run32 open = {RUN_NONE, 0};
-  for (int32_t y = chunk_y0(j, k); y < chunk_y0(j, k + 1); y++) {
-    int n = row_runs(j, y, &open, rowbuf, rm);
-    put_runs(rowbuf, n, g, lo, hi, pos, scratch);
-    g += n;
-  }
-  if (open.key != RUN_NONE && open.len) put_runs(&open, 1, g, lo, hi, pos, scratch);
+  chunk_iter it;
+  chunk_start(&it, j, k);
+  for (int n; (n = chunk_next(&it, rm, rm->runs)) >= 0;)
+    put_runs(rm->runs, n, it.first, lo, hi, pos, scratch);
 }
 
 /* Counts one bucket of runs for red r into tab, then walks it again to
@@ -499,8 +500,310 @@ static void gray_bucket(const run16 *v, size_t n, unsigned r, topn *h) {
   topn_offer(h, c, r * 0x010101u);
 }
 
+/* ---- The count, pass by pass ---------------------------------------------- */
+
+/* What one pj_main_colors call holds between its passes. */
+typedef struct count {
+  job j;
+  int T, K;                 /* threads, row chunks */
+  int64_t *hist;            /* bucket entries [chunk][parity][red] */
+  int64_t total[256];       /* bucket entries per red value */
+  int64_t counted, nruns;
+  int64_t keep_cap, *kept;  /* runs kept per chunk by pass 1 (-1: none) */
+  run32 *store;
+  uint8_t *rowbufs;
+  rowmem *rms;              /* per thread */
+  uint32_t **tabs;          /* per thread, 65,536 counts */
+  topn *heaps;              /* per thread */
+  run16 *scratch;
+  size_t scratch_len;
+} count;
+
+static void count_free(count *c) {
+  if (c->tabs)
+    for (int t = 0; t < c->T; t++) free(c->tabs[t]);
+  if (c->heaps)
+    for (int t = 0; t < c->T; t++) free(c->heaps[t].e);
+  free(c->tabs), free(c->heaps), free(c->hist), free(c->scratch);
+  free(c->rowbufs), free(c->rms), free(c->store), free(c->kept);
+}
+
+/* Memory for pass 1: histograms, per-thread row buffers and the kept
+ * runs (each chunk its share of KEEP_MAX; a chunk has at most one run per
+ * pixel plus one per row).  False when out of memory. */
+static bool count_init(count *c) {
+  const pj_image *img = c->j.img;
+  const int T = c->T, K = c->K;
+  c->hist = calloc((size_t)K * 512, sizeof *c->hist);
+  c->tabs = calloc((size_t)T, sizeof *c->tabs);
+  c->heaps = calloc((size_t)T, sizeof *c->heaps);
+  const int64_t w1 = (int64_t)img->width + 1;
+  c->keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
+  if (c->keep_cap > KEEP_MAX / K) c->keep_cap = KEEP_MAX / K;
+  if (c->keep_cap < w1 + 1) c->keep_cap = 0; /* too small to keep a row */
+  c->kept = malloc(sizeof *c->kept * (size_t)K);
+  /* Per thread: w1 runs, then 2 (w1 + 7) run starts. */
+  const size_t bytes = sizeof(run32) * (size_t)w1 + 2 * sizeof(uint32_t) * (size_t)(w1 + 7);
+  c->rowbufs = malloc(bytes * (size_t)T);
+  c->rms = malloc(sizeof *c->rms * (size_t)T);
+  c->store = c->keep_cap ? malloc(sizeof *c->store * (size_t)(c->keep_cap * K)) : NULL;
+  if (!c->hist || !c->tabs || !c->heaps || !c->kept || !c->rowbufs || !c->rms ||
+      (c->keep_cap && !c->store))
+    return false;
+  for (int t = 0; t < T; t++) {
+    uint8_t *base = c->rowbufs + bytes * (size_t)t;
+    c->rms[t].runs = (run32 *)base;
+    c->rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
+    c->rms[t].starts = c->rms[t].keys + w1 + 7;
+  }
+  return true;
+}
+
+static run32 *kept_runs(const count *c, int k) {
+  return c->store ? c->store + c->keep_cap * k : NULL;
+}
+
+/* 1. Runs per red value and row chunk; totals.  False when out of
+ * memory. */
+static bool pass_runs(count *c) {
+  int64_t *pixels = calloc((size_t)c->K, sizeof *pixels);
+  if (!pixels) return false;
+  /* Four chunks a thread, taken as threads come free: the halves of an
+   * image rarely hold the same number of runs. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+  for (int k = 0; k < c->K; k++)
+    c->kept[k] = chunk_pass1(&c->j, k, kept_runs(c, k), c->keep_cap, &c->rms[omp_get_thread_num()],
+                             c->hist + (size_t)k * 512, &pixels[k]);
+  for (int k = 0; k < c->K; k++) {
+    c->counted += pixels[k];
+    for (int r = 0; r < 256; r++)
+      c->total[r] += c->hist[(size_t)k * 512 + r] + c->hist[(size_t)k * 512 + 256 + r];
+  }
+  for (int r = 0; r < 256; r++) c->nruns += c->total[r];
+  free(pixels);
+  return true;
+}
+
+/* Per-thread count tables and top-`cap` heaps, and the bucket scratch. */
+static bool count_tables(count *c, int32_t cap) {
+  for (int t = 0; t < c->T; t++) {
+    c->tabs[t] = calloc(65536, sizeof **c->tabs);
+    c->heaps[t].cap = cap;
+    c->heaps[t].e = malloc(sizeof(pj_color_count) * (size_t)(cap ? cap : 1));
+    if (!c->tabs[t] || !c->heaps[t].e) return false;
+  }
+  c->scratch_len = (size_t)c->nruns < SCRATCH_MAX ? (size_t)c->nruns : SCRATCH_MAX;
+  c->scratch = malloc(sizeof *c->scratch * (c->scratch_len ? c->scratch_len : 1));
+  return c->scratch != NULL;
+}
+
+/* 3'. One red value with more runs than the scratch holds: its runs are
+ * counted straight into per-thread tables, then merged into the first. */
+static void count_one_red(count *c, unsigned rr) {
+#pragma omp parallel num_threads(c->T)
+  {
+    const int t = omp_get_thread_num();
+    uint32_t *tab = c->tabs[t];
+    const rowmem *rm = &c->rms[t];
+    for (int k = t; k < c->K; k += omp_get_num_threads()) {
+      chunk_iter it;
+      chunk_start(&it, &c->j, k);
+      for (int n; (n = chunk_next(&it, rm, rm->runs)) >= 0;)
+        for (int i = 0; i < n; i++)
+          if (rm->runs[i].key >> 16 == rr) tab[rm->runs[i].key & 0xFFFF] += rm->runs[i].len;
+    }
+  }
+  uint32_t *tab0 = c->tabs[0];
+  for (int t = 1; t < c->T; t++)
+    for (int v = 0; v < 65536; v++) tab0[v] += c->tabs[t][v], c->tabs[t][v] = 0;
+  for (int v = 0; v < 65536; v++)
+    if (tab0[v]) {
+      c->heaps[0].distinct++;
+      topn_offer(&c->heaps[0], tab0[v], (rr << 16) | (unsigned)v);
+      tab0[v] = 0;
+    }
+}
+
+/* 2. Scatter of the reds [r0, r1): the slice for (red r, chunk k, parity
+ * p) starts after every earlier red of the group, every earlier chunk's
+ * runs of red r and, for odd runs, the chunk's even runs of red r. */
+static void scatter_group(count *c, int r0, int r1, const size_t *start) {
+#pragma omp parallel num_threads(c->T)
+  {
+    size_t pos[512];
+#pragma omp for schedule(dynamic, 1)
+    for (int k = 0; k < c->K; k++) {
+      for (int r = r0; r < r1; r++) {
+        size_t p = start[r];
+        for (int kk = 0; kk < k; kk++)
+          p += (size_t)(c->hist[(size_t)kk * 512 + r] + c->hist[(size_t)kk * 512 + 256 + r]);
+        pos[r] = p;
+        pos[256 + r] = p + (size_t)c->hist[(size_t)k * 512 + r];
+      }
+      chunk_pass2(&c->j, k, kept_runs(c, k), c->kept[k], &c->rms[omp_get_thread_num()],
+                  (unsigned)r0, (unsigned)r1, pos, c->scratch);
+    }
+  }
+}
+
+/* 2 and 3 for every red value, in groups whose runs fit the scratch. */
+static void pass_count(count *c) {
+  const bool gray = c->j.img->channels < 3;
+  for (int r0 = 0; r0 < 256;) {
+    if ((size_t)c->total[r0] > c->scratch_len) {
+      count_one_red(c, (unsigned)r0++);
+      continue;
+    }
+    int r1 = r0;
+    size_t used = 0, start[257];
+    while (r1 < 256 && used + (size_t)c->total[r1] <= c->scratch_len) used += (size_t)c->total[r1++];
+    start[r0] = 0;
+    for (int r = r0; r < r1; r++) start[r + 1] = start[r] + (size_t)c->total[r];
+    scatter_group(c, r0, r1, start);
+    /* 3. Each red bucket counted in an L2-resident table. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+    for (int r = r0; r < r1; r++) {
+      const int t = omp_get_thread_num();
+      if (gray)
+        gray_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, &c->heaps[t]);
+      else
+        count_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
+                     &c->heaps[t]);
+    }
+    r0 = r1;
+  }
+}
+
+/* Merges the per-thread selections into out (n entries at most); returns
+ * how many were written, or -1 when out of memory. */
+static int32_t merge_top(count *c, int32_t n, pj_color_count *out, int64_t *distinct) {
+  int64_t all = 0;
+  *distinct = 0;
+  for (int t = 0; t < c->T; t++) *distinct += c->heaps[t].distinct, all += c->heaps[t].n;
+  pj_color_count *merged = malloc(sizeof *merged * (size_t)(all ? all : 1));
+  if (!merged) return -1;
+  all = 0;
+  for (int t = 0; t < c->T; t++) {
+    memcpy(merged + all, c->heaps[t].e, sizeof *merged * (size_t)c->heaps[t].n);
+    all += c->heaps[t].n;
+  }
+  qsort(merged, (size_t)all, sizeof *merged, cmp_rank);
+  int32_t got = (int32_t)(all < n ? all : n);
+  if (got) memcpy(out, merged, sizeof *out * (size_t)got);
+  free(merged);
+  return got;
+}
+
+/* Quantised entries report the mean colour of their members, which is
+ * what a user would paint with (the bucket's corner would be biased).
+ * The members are the runs of the same pixels at full precision, looked up
+ * by their quantised key among the sorted output keys.  False when out of
+ * memory. */
+static bool pass_means(count *c, int32_t got, pj_color_count *out) {
+  const int T = c->T;
+  int64_t (*sums)[3] = calloc((size_t)got * T, sizeof *sums);
+  key_pos *kp = malloc(sizeof *kp * (size_t)got);
+  if (!sums || !kp) {
+    free(sums), free(kp);
+    return false;
+  }
+  for (int32_t i = 0; i < got; i++) kp[i] = (key_pos){out[i].rgb, i};
+  qsort(kp, (size_t)got, sizeof *kp, cmp_key);
+  job exact = c->j;
+  exact.q = 0xFF;
+  const uint32_t qmask = (uint32_t)c->j.q * 0x010101u;
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num();
+    int64_t (*s)[3] = sums + (size_t)t * got;
+    const rowmem *rm = &c->rms[t];
+    for (int k = t; k < c->K; k += omp_get_num_threads()) {
+      chunk_iter it;
+      chunk_start(&it, &exact, k);
+      for (int n; (n = chunk_next(&it, rm, rm->runs)) >= 0;)
+        for (int i = 0; i < n; i++) {
+          const run32 r = rm->runs[i];
+          const uint32_t key = r.key & qmask;
+          int32_t lo = 0, hi = got;
+          while (lo < hi) {
+            int32_t mid = (lo + hi) / 2;
+            if (kp[mid].key < key) lo = mid + 1; else hi = mid;
+          }
+          if (lo == got || kp[lo].key != key) continue;
+          s[lo][0] += (int64_t)(r.key >> 16) * r.len;
+          s[lo][1] += (int64_t)(r.key >> 8 & 0xFF) * r.len;
+          s[lo][2] += (int64_t)(r.key & 0xFF) * r.len;
+        }
+    }
+  }
+  for (int32_t i = 0; i < got; i++) {
+    int64_t sr = 0, sg = 0, sb = 0;
+    for (int t = 0; t < T; t++)
+      sr += sums[(size_t)t * got + i][0], sg += sums[(size_t)t * got + i][1],
+          sb += sums[(size_t)t * got + i][2];
+    pj_color_count *e = &out[kp[i].pos];
+    int64_t n = e->count, h2 = n / 2;
+    e->rgb = (uint32_t)(((sr + h2) / n) << 16 | ((sg + h2) / n) << 8 | ((sb + h2) / n));
+  }
+  free(sums), free(kp);
+  return true;
+}
+
+/* The options with defaults filled in, checked; PJ_OK or a failure. */
+static int colors_opts(const pj_image *img, int32_t n, const pj_colors_opts *opts,
+                       const pj_color_count *out, const pj_colors_summary *summary,
+                       pj_colors_opts *o) {
+  *o = opts ? *opts : (pj_colors_opts){0};
+  if (!img || !img->data) return pj_fail(PJ_EARG, "image is freed or NULL");
+  if (n < 0 || n > PJ_MAX_COLORS)
+    return pj_fail(PJ_EARG, "n must be 0 to %d, got %d", PJ_MAX_COLORS, n);
+  if (n > 0 && !out) return pj_fail(PJ_EARG, "NULL output array");
+  if (!summary) return pj_fail(PJ_EARG, "NULL summary");
+  if (o->bits == 0) o->bits = 8;
+  if (o->min_alpha == 0) o->min_alpha = 1;
+  if (o->bits < 1 || o->bits > 8) return pj_fail(PJ_EARG, "bits must be 1 to 8, got %d", o->bits);
+  if (o->min_alpha < 1 || o->min_alpha > 255)
+    return pj_fail(PJ_EARG, "min_alpha must be 0 to 255, got %d", o->min_alpha);
+  if (o->all_pixels) o->min_alpha = 0;
+  const pj_image *m = o->mask;
+  if (m && !m->data) return pj_fail(PJ_EARG, "mask has been freed");
+  if (m && (m->channels != 1 || m->width != img->width || m->height != img->height))
+    return pj_fail(PJ_EARG, "mask must be a 1-channel %dx%d image, got %dx%d with %d channels",
+                   img->width, img->height, m->width, m->height, m->channels);
+  return PJ_OK;
+}
+
 static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
-                       pj_color_count *out, pj_colors_summary *summary);
+                       pj_color_count *out, pj_colors_summary *summary) {
+  pj_colors_opts o;
+  int rc = colors_opts(img, n, opts, out, summary, &o);
+  if (rc) return rc;
+  count c = {.T = pj_threads_get()};
+  c.j = (job){.img = img, .mask = o.mask, .min_alpha = o.min_alpha,
+              .q = (uint8_t)(0xFF << (8 - o.bits)), .fast = simd_fast()};
+  c.K = c.j.nchunks = c.T > 1 ? (4 * c.T < img->height ? 4 * c.T : img->height) : 1;
+  int32_t got = -1;
+  int64_t distinct = 0;
+  if (count_init(&c) && pass_runs(&c)) {
+    if (c.counted > UINT32_MAX) {
+      rc = pj_fail(PJ_ELIMIT, "more than 2^32 pixels to count");
+      goto done;
+    }
+    if (count_tables(&c, (int32_t)(n < c.counted ? n : c.counted))) {
+      pass_count(&c);
+      got = merge_top(&c, n, out, &distinct);
+      if (got > 0 && o.bits < 8 && !pass_means(&c, got, out)) got = -1;
+    }
+  }
+  if (got < 0) {
+    rc = pj_fail(PJ_ENOMEM, "out of memory");
+  } else {
+    *summary = (pj_colors_summary){.counted = c.counted, .distinct = distinct, .n = got};
+  }
+done:
+  count_free(&c);
+  return rc;
+}
 
 int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
                    pj_color_count *out, pj_colors_summary *summary) {
@@ -510,253 +813,20 @@ int pj_main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
   return rc;
 }
 
-static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,
-                       pj_color_count *out, pj_colors_summary *summary) {
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
-  if (opts) o = *opts;
-  if (!img || !img->data) return pj_fail(PJ_EARG, "main_colors: freed or NULL image");
-  if (n < 0 || n > MAX_N)
-    return pj_fail(PJ_EARG, "main_colors: n must be 0 to %d, got %d", MAX_N, n);
-  if (n > 0 && !out) return pj_fail(PJ_EARG, "main_colors: NULL output array");
-  if (!summary) return pj_fail(PJ_EARG, "main_colors: NULL summary");
-  if (o.bits < 1 || o.bits > 8)
-    return pj_fail(PJ_EARG, "main_colors: bits must be 1 to 8, got %d", o.bits);
-  if (o.min_alpha < 0 || o.min_alpha > 255)
-    return pj_fail(PJ_EARG, "main_colors: min_alpha must be 0 to 255, got %d", o.min_alpha);
-  if (o.mask) {
-    if (!o.mask->data) return pj_fail(PJ_EARG, "main_colors: mask has been freed");
-    if (o.mask->channels != 1 || o.mask->width != img->width ||
-        o.mask->height != img->height)
-      return pj_fail(PJ_EARG,
-                     "main_colors: mask must be a 1-channel %dx%d image, got %dx%d with %d channels",
-                     img->width, img->height, o.mask->width, o.mask->height,
-                     o.mask->channels);
-  }
-
-  const int T = pj_threads_get();
-  job j = {.img = img, .mask = o.mask, .min_alpha = o.min_alpha,
-           .q = (uint8_t)(0xFF << (8 - o.bits)), .nchunks = T > 1 ? 4 * T : 1};
-  if (j.nchunks > img->height) j.nchunks = img->height;
-  const int K = j.nchunks;
-
-  int rc = PJ_OK;
-  int64_t *hist = calloc((size_t)K * 512, sizeof *hist); /* [chunk][parity][red] */
-  int64_t total[256] = {0}; /* bucket entries per red value */
-  run16 *scratch = NULL;
-  uint32_t **tabs = calloc((size_t)T, sizeof *tabs);
-  topn *heaps = calloc((size_t)T, sizeof *heaps);
-  /* Pass 1 keeps each chunk's runs, up to its share of KEEP_MAX; a chunk
-   * has at most one run per pixel plus one per row. */
-  j.fast = simd_fast();
-  const int64_t w1 = (int64_t)img->width + 1;
-  int64_t keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
-  if (keep_cap > KEEP_MAX / K) keep_cap = KEEP_MAX / K;
-  if (keep_cap < w1 + 1) keep_cap = 0; /* too small to keep a row */
-  int64_t *kept = malloc(sizeof *kept * (size_t)K);
-  /* Per thread: w1 runs, then 2 (w1 + 7) run starts. */
-  const size_t rowmem_bytes = sizeof(run32) * (size_t)w1 + 2 * sizeof(uint32_t) * (size_t)(w1 + 7);
-  uint8_t *rowbufs = malloc(rowmem_bytes * (size_t)T);
-  rowmem *rms = malloc(sizeof *rms * (size_t)T);
-  run32 *store = keep_cap ? malloc(sizeof *store * (size_t)(keep_cap * K)) : NULL;
-  if (!hist || !tabs || !heaps || !kept || !rowbufs || !rms || (keep_cap && !store))
-    goto nomem;
-  for (int t = 0; t < T; t++) {
-    uint8_t *base = rowbufs + rowmem_bytes * (size_t)t;
-    rms[t].runs = (run32 *)base;
-    rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
-    rms[t].starts = rms[t].keys + w1 + 7;
-  }
-
-  /* 1. Runs per red value, per row chunk; pixels per chunk. */
-  int64_t *pixels = calloc((size_t)K, sizeof *pixels);
-  if (!pixels) goto nomem;
-  /* Four chunks a thread, taken as threads come free: the halves of an
-   * image rarely hold the same number of runs. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
-  for (int k = 0; k < K; k++) {
-    kept[k] = chunk_pass1(&j, k, store ? store + keep_cap * k : NULL, keep_cap, &rms[omp_get_thread_num()],
-                          hist + (size_t)k * 512, &pixels[k]);
-  }
-  int64_t counted = 0, nruns = 0;
-  for (int k = 0; k < K; k++) {
-    counted += pixels[k];
-    for (int r = 0; r < 256; r++)
-      total[r] += hist[(size_t)k * 512 + r] + hist[(size_t)k * 512 + 256 + r];
-  }
-  free(pixels);
-  for (int r = 0; r < 256; r++) nruns += total[r];
-  if (counted > UINT32_MAX) {
-    rc = pj_fail(PJ_ELIMIT, "main_colors: more than 2^32 pixels to count");
-    goto done;
-  }
-
-  int32_t cap = (int32_t)(n < counted ? n : counted);
-  for (int t = 0; t < T; t++) {
-    tabs[t] = calloc(65536, sizeof **tabs);
-    heaps[t].cap = cap;
-    heaps[t].e = malloc(sizeof(pj_color_count) * (size_t)(cap ? cap : 1));
-    if (!tabs[t] || !heaps[t].e) goto nomem;
-  }
-  size_t scratch_len = (size_t)nruns < SCRATCH_MAX ? (size_t)nruns : SCRATCH_MAX;
-  scratch = malloc(sizeof *scratch * (scratch_len ? scratch_len : 1));
-  if (!scratch) goto nomem;
-
-  /* Groups of consecutive red values whose pixels fit the scratch. */
-  for (int r0 = 0; r0 < 256;) {
-    if ((size_t)total[r0] > scratch_len) {
-      /* 3'. One red value too big for the scratch: count it directly into
-       * per-thread tables, then merge them into the first. */
-      const unsigned rr = (unsigned)r0;
-#pragma omp parallel num_threads(T)
-      {
-        uint32_t *tab = tabs[omp_get_thread_num()];
-        for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads())
-          FOR_COUNTED(&j, chunk_y0(&j, k), chunk_y0(&j, k + 1),
-                      if (r_ == rr) tab[gb_]++);
-      }
-      for (int t = 1; t < T; t++)
-        for (int v = 0; v < 65536; v++) tabs[0][v] += tabs[t][v], tabs[t][v] = 0;
-      for (int v = 0; v < 65536; v++)
-        if (tabs[0][v]) {
-          heaps[0].distinct++;
-          topn_offer(&heaps[0], tabs[0][v], (rr << 16) | (unsigned)v);
-          tabs[0][v] = 0;
-        }
-      r0++;
-      continue;
-    }
-    int r1 = r0;
-    size_t used = 0;
-    while (r1 < 256 && used + (size_t)total[r1] <= scratch_len) used += (size_t)total[r1++];
-
-    /* 2. Scatter: slice for (red r, chunk k, parity p) starts after every
-     * earlier red of the group, every earlier chunk's runs of red r and,
-     * for odd runs, the chunk's even runs of red r. */
-    size_t start[257];
-    start[r0] = 0;
-    for (int r = r0; r < r1; r++) start[r + 1] = start[r] + (size_t)total[r];
-#pragma omp parallel num_threads(T)
-    {
-      size_t pos[512];
-#pragma omp for schedule(dynamic, 1)
-      for (int k = 0; k < K; k++) {
-        for (int r = r0; r < r1; r++) {
-          size_t p = start[r];
-          for (int kk = 0; kk < k; kk++)
-            p += (size_t)(hist[(size_t)kk * 512 + r] + hist[(size_t)kk * 512 + 256 + r]);
-          pos[r] = p;
-          pos[256 + r] = p + (size_t)hist[(size_t)k * 512 + r];
-        }
-        chunk_pass2(&j, k, store ? store + keep_cap * k : NULL, kept[k], &rms[omp_get_thread_num()],
-                    (unsigned)r0, (unsigned)r1, pos, scratch);
-      }
-    }
-
-    /* 3. Count each red bucket in an L2-resident table. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
-    for (int r = r0; r < r1; r++) {
-      int t = omp_get_thread_num();
-      if (img->channels < 3)
-        gray_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, &heaps[t]);
-      else
-        count_bucket(scratch + start[r], (size_t)total[r], (unsigned)r, tabs[t], &heaps[t]);
-    }
-    r0 = r1;
-  }
-
-  /* Merge the per-thread selections. */
-  int64_t distinct = 0, all = 0;
-  for (int t = 0; t < T; t++) distinct += heaps[t].distinct, all += heaps[t].n;
-  pj_color_count *merged = malloc(sizeof *merged * (size_t)(all ? all : 1));
-  if (!merged) goto nomem;
-  all = 0;
-  for (int t = 0; t < T; t++) {
-    memcpy(merged + all, heaps[t].e, sizeof *merged * (size_t)heaps[t].n);
-    all += heaps[t].n;
-  }
-  qsort(merged, (size_t)all, sizeof *merged, cmp_rank);
-  int32_t got = (int32_t)(all < n ? all : n);
-  if (got) memcpy(out, merged, sizeof *out * (size_t)got);
-  free(merged);
-
-  /* Quantised entries report the mean colour of their members, which is
-   * what a user would paint with (the bucket's corner would be biased). */
-  if (o.bits < 8 && got > 0) {
-    int64_t (*sums)[3] = calloc((size_t)got * T, sizeof *sums);
-    key_pos *kp = malloc(sizeof *kp * (size_t)got);
-    if (!sums || !kp) {
-      free(sums), free(kp);
-      goto nomem;
-    }
-    /* Keys sorted with their output positions, for binary search; n may be
-     * large, so a real sort. */
-    for (int32_t i = 0; i < got; i++) kp[i] = (key_pos){out[i].rgb, i};
-    qsort(kp, (size_t)got, sizeof *kp, cmp_key);
-    job exact = j;
-    exact.q = 0xFF;
-#pragma omp parallel num_threads(T)
-    {
-      int64_t (*s)[3] = sums + (size_t)omp_get_thread_num() * got;
-      for (int k = omp_get_thread_num(); k < K; k += omp_get_num_threads())
-        FOR_COUNTED(&exact, chunk_y0(&j, k), chunk_y0(&j, k + 1), {
-          uint32_t key = ((r_ & j.q) << 16) | ((g_ & j.q) << 8) | (b_ & j.q);
-          int32_t lo = 0, hi2 = got;
-          while (lo < hi2) {
-            int32_t mid = (lo + hi2) / 2;
-            if (kp[mid].key < key) lo = mid + 1; else hi2 = mid;
-          }
-          if (lo < got && kp[lo].key == key) {
-            s[lo][0] += r_, s[lo][1] += g_, s[lo][2] += b_;
-          }
-        });
-    }
-    for (int32_t i = 0; i < got; i++) {
-      int64_t sr = 0, sg = 0, sb = 0;
-      for (int t = 0; t < T; t++)
-        sr += sums[(size_t)t * got + i][0], sg += sums[(size_t)t * got + i][1],
-            sb += sums[(size_t)t * got + i][2];
-      pj_color_count *e = &out[kp[i].pos];
-      int64_t c = e->count, h2 = c / 2;
-      e->rgb = (uint32_t)(((sr + h2) / c) << 16 | ((sg + h2) / c) << 8 | ((sb + h2) / c));
-    }
-    free(sums), free(kp);
-  }
-
-  summary->counted = counted;
-  summary->distinct = distinct;
-  summary->n = got;
-  goto done;
-
-nomem:
-  rc = pj_fail(PJ_ENOMEM, "main_colors: out of memory");
-done:
-  if (tabs)
-    for (int t = 0; t < T; t++) free(tabs[t]);
-  if (heaps)
-    for (int t = 0; t < T; t++) free(heaps[t].e);
-  free(tabs);
-  free(heaps);
-  free(hist);
-  free(scratch);
-  free(rowbufs);
-  free(rms);
-  free(store);
-  free(kept);
-  return rc;
-}
-
 /* ---- Palette ------------------------------------------------------------ */
 
 pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
                      int32_t width) {
-  if (n < 1 || (!rgb))
-    return pj_fail_null(PJ_EARG, "palette: needs at least one colour");
-  if (stripe_height < 1 || width < 1)
-    return pj_fail_null(PJ_EARG, "palette: stripe height and width must be positive");
+  if (n < 1 || !rgb) return pj_fail_null(PJ_EARG, "colors is empty");
+  if (stripe_height < 1 || stripe_height > 65536)
+    return pj_fail_null(PJ_EARG, "height must be 1 to 65536, got %d", stripe_height);
+  if (width < 1 || width > 65536)
+    return pj_fail_null(PJ_EARG, "width must be 1 to 65536, got %d", width);
+  for (int32_t i = 0; i < n; i++)
+    if (rgb[i] > 0xFFFFFF)
+      return pj_fail_null(PJ_EARG, "colors[%d] must be 0 to 16777215, got %u", i + 1, rgb[i]);
   if ((int64_t)stripe_height * n > INT32_MAX)
-    return pj_fail_null(PJ_ELIMIT, "palette: %d stripes of %d rows is too tall", n,
-                        stripe_height);
+    return pj_fail_null(PJ_ELIMIT, "%d stripes of %d rows is too tall", n, stripe_height);
   int64_t t0 = pj_clock_ns();
   pj_image *img = pj_image_new(width, stripe_height * n, 3, 0);
   if (!img) return NULL;

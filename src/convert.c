@@ -13,7 +13,7 @@ pj_image *pj_image_convert(const pj_image *img, int32_t channels) {
 }
 
 static pj_image *convert(const pj_image *img, int32_t channels) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "convert of a freed or NULL image");
+  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
   if (channels < 1 || channels > 4)
     return pj_fail_null(PJ_EARG, "channels must be 1 to 4, got %d", channels);
   if (channels == img->channels) return pj_image_clone(img);

@@ -1,9 +1,12 @@
 /*
- * error.c - per-thread failure reason, status code names, version.
+ * error.c - per-thread failure reason, per-item reasons of batch calls,
+ * status code names, version.
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Per thread, so a failure on one OpenMP worker or batch thread never
@@ -49,6 +52,88 @@ int pj_fail_prefix(const char *prefix) {
 const char *pj_errmsg(void) { return errbuf; }
 
 int pj_errcode(void) { return errcode; }
+
+/* ---- Per-item reasons -----------------------------------------------------
+ * The failed items of the last per-item call, in ascending index order,
+ * each with its message packed into one text block.  Only failures take
+ * space, so a million good quads cost nothing here.  The block belongs to
+ * the thread (freed at its exit through a key destructor). */
+
+typedef struct item_err {
+  int32_t idx;    /* the failed item */
+  size_t off;     /* where its message starts in text */
+} item_err;
+
+typedef struct item_errs {
+  item_err *e;    /* ascending by idx */
+  size_t n, cap;
+  char *text;
+  size_t len, tcap;
+} item_errs;
+
+static _Thread_local item_errs *items;
+static pthread_key_t items_key;
+static pthread_once_t items_once = PTHREAD_ONCE_INIT;
+
+static void items_free(void *p) {
+  item_errs *e = p;
+  if (!e) return;
+  free(e->e), free(e->text), free(e);
+}
+
+static void items_key_init(void) { pthread_key_create(&items_key, items_free); }
+
+void pj_items_reset(void) {
+  if (items) items->n = items->len = 0;
+}
+
+/* Grows *p (of *cap elements of `size` bytes) to hold `need`. */
+static bool grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return true;
+  size_t c = *cap ? *cap : 16;
+  while (c < need) c *= 2;
+  void *q = realloc(*p, c * size);
+  if (!q) return false;
+  *p = q;
+  *cap = c;
+  return true;
+}
+
+void pj_item_fail(int32_t i, const char *fmt, ...) {
+  if (!items) {
+    pthread_once(&items_once, items_key_init);
+    items = calloc(1, sizeof *items);
+    if (!items) return;
+    pthread_setspecific(items_key, items);
+  }
+  item_errs *e = items;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (len < 0) return;
+  size_t m = (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1;
+  /* Out of memory drops the message; the caller still has the status. */
+  if (!grow((void **)&e->e, &e->cap, e->n + 1, sizeof *e->e) ||
+      !grow((void **)&e->text, &e->tcap, e->len + m + 1, 1))
+    return;
+  memcpy(e->text + e->len, msg, m);
+  e->text[e->len + m] = '\0';
+  e->e[e->n++] = (item_err){i, e->len};
+  e->len += m + 1;
+}
+
+const char *pj_item_errmsg(int32_t i) {
+  const item_errs *e = items;
+  if (!e) return "";
+  size_t lo = 0, hi = e->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (e->e[mid].idx < i) lo = mid + 1; else hi = mid;
+  }
+  return lo < e->n && e->e[lo].idx == i ? e->text + e->e[lo].off : "";
+}
 
 const char *pj_version(void) { return PJ_VERSION; }
 

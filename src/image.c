@@ -86,11 +86,10 @@ void pj_scratch_free(pj_scratch *s) {
 int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
                   int32_t *stride) {
   if (max_pixels <= 0) max_pixels = PJ_DEFAULT_MAX_PIXELS;
+  if (w < 1) return pj_fail(PJ_EARG, "width must be >= 1, got %lld", (long long)w);
+  if (h < 1) return pj_fail(PJ_EARG, "height must be >= 1, got %lld", (long long)h);
   if (c < 1 || c > 4)
     return pj_fail(PJ_EARG, "channels must be 1 to 4, got %lld", (long long)c);
-  if (w < 1 || h < 1)
-    return pj_fail(PJ_EARG, "image size must be positive, got %lldx%lld",
-                   (long long)w, (long long)h);
   /* w and h fit in 31 bits here, so w * h cannot overflow int64. */
   if (w > INT32_MAX || h > INT32_MAX || w * h > max_pixels)
     return pj_fail(PJ_ELIMIT,
@@ -165,12 +164,16 @@ static bool live(const pj_image *img) { return img && img->data && img->buf; }
 pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y, int32_t w,
                         int32_t h) {
   if (!live(img)) return pj_fail_null(PJ_EARG, "view of a freed or NULL image");
-  /* Compare in int64 so x + w cannot overflow. */
-  if (x < 0 || y < 0 || w < 1 || h < 1 || (int64_t)x + w > img->width ||
-      (int64_t)y + h > img->height)
-    return pj_fail_null(PJ_EARG,
-                        "view (%d, %d, %d, %d) is not inside the %dx%d image",
-                        x, y, w, h, img->width, img->height);
+  /* Each coordinate named as the caller passed it; the bounds of w and h
+   * follow from x and y, compared in int64 so x + w cannot overflow. */
+  if (x < 0 || x >= img->width)
+    return pj_fail_null(PJ_EARG, "x must be 0 to %d, got %d", img->width - 1, x);
+  if (y < 0 || y >= img->height)
+    return pj_fail_null(PJ_EARG, "y must be 0 to %d, got %d", img->height - 1, y);
+  if (w < 1 || (int64_t)x + w > img->width)
+    return pj_fail_null(PJ_EARG, "w must be 1 to %d, got %d", img->width - x, w);
+  if (h < 1 || (int64_t)y + h > img->height)
+    return pj_fail_null(PJ_EARG, "h must be 1 to %d, got %d", img->height - y, h);
   uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * img->channels;
   pj_image *v = image_over(img->buf, p, w, h, img->channels, img->stride);
   if (!v) return pj_fail_null(PJ_ENOMEM, "out of memory");

@@ -22,6 +22,12 @@ void *pj_fail_null(int code, const char *fmt, ...)
  * returns the current code. */
 int pj_fail_prefix(const char *prefix);
 
+/* Per-item reasons behind pj_item_errmsg: a per-item call resets them,
+ * then, after its parallel region and on the caller's thread, records one
+ * message per failed item in ascending item order. */
+void pj_items_reset(void);
+void pj_item_fail(int32_t i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Checks w x h x c against max_pixels (<= 0: default) and the int32 stride
  * without overflowing; on success stores the tight row size in *stride. */
 int pj_check_dims(int64_t w, int64_t h, int64_t c, int64_t max_pixels,
@@ -57,6 +63,10 @@ void pj_stats_add(int k, int64_t t0, int64_t px);
 static inline int64_t pj_pixels_of(const pj_image *img) {
   return img ? (int64_t)img->width * img->height : 0;
 }
+
+/* v for a message: NaN without its sign, which printf would show as
+ * "-nan" for the NaN that 0/0 gives. */
+static inline double pj_shown(double v) { return v != v ? __builtin_fabs(v) : v; }
 
 /* Name used in messages for in-memory data. */
 static inline const char *pj_name(const char *name) {

@@ -315,7 +315,7 @@ int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) 
   if (interp == PJ_INTER_AREA) {
     area_tab tx = {0}, ty = {0};
     if (!area_tab_make(&tx, sw, dw) || !area_tab_make(&ty, sh, dh)) {
-      rc = pj_fail(PJ_ENOMEM, "resize: out of memory");
+      rc = pj_fail(PJ_ENOMEM, "out of memory");
     } else {
 #pragma omp parallel num_threads(threads) if (threads > 1)
       {
@@ -326,14 +326,14 @@ int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) 
         if (!acc) rc = PJ_ENOMEM;
         free(acc);
       }
-      if (rc) pj_fail(rc, "resize: out of memory");
+      if (rc) pj_fail(rc, "out of memory");
     }
     area_tab_free(&tx), area_tab_free(&ty);
     return rc;
   }
   lin_tabs t;
   void *mem = malloc(lin_tabs_bytes(dw, dh));
-  if (!mem) return pj_fail(PJ_ENOMEM, "resize: out of memory");
+  if (!mem) return pj_fail(PJ_ENOMEM, "out of memory");
   lin_tabs_make(&t, mem, sw, sh, dw, dh);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -345,7 +345,7 @@ int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) 
     if (!h) rc = PJ_ENOMEM;
     free(h);
   }
-  if (rc) pj_fail(rc, "resize: out of memory");
+  if (rc) pj_fail(rc, "out of memory");
   free(mem);
   return rc;
 }
@@ -358,7 +358,7 @@ int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch 
     return pj_resize_into(src, dst, interp, 1);
   size_t tab = (lin_tabs_bytes(dw, dh) + 63) & ~(size_t)63;
   uint8_t *mem = pj_scratch_get(ws, tab + 2 * sizeof(int32_t) * hrow_ints(dw, c));
-  if (!mem) return pj_fail(PJ_ENOMEM, "resize: out of memory");
+  if (!mem) return pj_fail(PJ_ENOMEM, "out of memory");
   lin_tabs t;
   lin_tabs_make(&t, mem, sw, sh, dw, dh);
   int32_t *h = (int32_t *)(mem + tab);
@@ -368,14 +368,13 @@ int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch 
 }
 
 pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpolation) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "resize of a freed or NULL image");
+  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
   if (interpolation != PJ_INTER_LINEAR && interpolation != PJ_INTER_NEAREST &&
       interpolation != PJ_INTER_AREA)
-    return pj_fail_null(PJ_EARG, "resize: unknown interpolation %d", interpolation);
-  if (pj_check_dims(w, h, img->channels, 0, NULL)) {
-    pj_fail_prefix("resize");
-    return NULL;
-  }
+    return pj_fail_null(PJ_EARG, "unknown interpolation %d", interpolation);
+  if (w < 1) return pj_fail_null(PJ_EARG, "w must be >= 1, got %d", w);
+  if (h < 1) return pj_fail_null(PJ_EARG, "h must be >= 1, got %d", h);
+  if (pj_check_dims(w, h, img->channels, 0, NULL)) return NULL;
   int64_t t0 = pj_clock_ns();
   pj_image *out = pj_image_alloc(w, h, img->channels);
   if (!out) return NULL;
@@ -391,9 +390,9 @@ pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpo
 /* ---- Channels and borders --------------------------------------------- */
 
 pj_image *pj_image_swap_rb(const pj_image *img) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "swap_rb of a freed or NULL image");
+  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
   if (img->channels < 3)
-    return pj_fail_null(PJ_EARG, "swap_rb needs 3 or 4 channels, got %d", img->channels);
+    return pj_fail_null(PJ_EARG, "the image must have 3 or 4 channels, got %d", img->channels);
   pj_image *out = pj_image_clone(img);
   if (!out) return NULL;
   const int c = out->channels;
@@ -410,14 +409,13 @@ pj_image *pj_image_swap_rb(const pj_image *img) {
 
 pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t left,
                        int32_t right, const uint8_t *value) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "pad of a freed or NULL image");
-  if (top < 0 || bottom < 0 || left < 0 || right < 0)
-    return pj_fail_null(PJ_EARG, "pad: borders must be >= 0");
+  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  const int32_t side[4] = {top, bottom, left, right};
+  static const char *const names[4] = {"top", "bottom", "left", "right"};
+  for (int i = 0; i < 4; i++)
+    if (side[i] < 0) return pj_fail_null(PJ_EARG, "%s must be >= 0, got %d", names[i], side[i]);
   int64_t w = (int64_t)img->width + left + right, h = (int64_t)img->height + top + bottom;
-  if (pj_check_dims(w, h, img->channels, 0, NULL)) {
-    pj_fail_prefix("pad");
-    return NULL;
-  }
+  if (pj_check_dims(w, h, img->channels, 0, NULL)) return NULL;
   pj_image *out = pj_image_new((int32_t)w, (int32_t)h, img->channels, 0);
   if (!out) return NULL;
   if (value) pj_image_fill(out, value);

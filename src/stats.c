@@ -33,7 +33,7 @@ void pj_stats_add(int k, int64_t t0, int64_t px) {
 
 int pj_stats_get(int k, pj_kernel_stats *out) {
   if (k < 0 || k >= PJ_KERNEL_COUNT || !out)
-    return pj_fail(PJ_EARG, "stats: kernel must be 0 to %d, got %d", PJ_KERNEL_COUNT - 1, k);
+    return pj_fail(PJ_EARG, "kernel must be 0 to %d, got %d", PJ_KERNEL_COUNT - 1, k);
   out->calls = atomic_load(&calls[k]);
   out->ns = atomic_load(&nanos[k]);
   out->pixels = atomic_load(&pixels[k]);

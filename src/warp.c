@@ -25,21 +25,6 @@
 #define TAB_BITS 5
 #define TAB_SIZE (1 << TAB_BITS)  /* 32 sub-pixel steps */
 
-void pj_warp_opts_default(pj_warp_opts *opts) {
-  memset(opts, 0, sizeof *opts);
-  opts->interpolation = PJ_INTER_LINEAR;
-  opts->border = PJ_BORDER_CONSTANT;
-}
-
-void pj_crop_opts_default(pj_crop_opts *opts) {
-  memset(opts, 0, sizeof *opts);
-  pj_warp_opts_default(&opts->warp);
-  opts->rotate_ratio = 1.5;
-  opts->max_crop_pixels = 1 << 24;
-  opts->max_total_pixels = PJ_DEFAULT_MAX_PIXELS;
-  opts->max_quads = 1000000;
-}
-
 /* ---- Homography --------------------------------------------------------- */
 
 /* Solves a x = b (8x8) in place as OpenCV's LU does; false if singular. */
@@ -74,11 +59,9 @@ static bool lu_solve8(double a[8][8], double b[8]) {
   return true;
 }
 
-int pj_perspective(const float *src, const float *dst, double *m) {
-  if (!src || !dst || !m) return pj_fail(PJ_EARG, "perspective: NULL argument");
-  for (int i = 0; i < 8; i++)
-    if (!isfinite(src[i]) || !isfinite(dst[i]))
-      return pj_fail(PJ_EARG, "perspective: point coordinates must be finite");
+/* pj_perspective for finite points, writing no message (it runs inside
+ * the crop's parallel region); false when the system is singular. */
+static bool solve_perspective(const float *src, const float *dst, double *m) {
   double a[8][8], b[8];
   for (int i = 0; i < 4; i++) {
     float x = src[2 * i], y = src[2 * i + 1], u = dst[2 * i], v = dst[2 * i + 1];
@@ -91,11 +74,19 @@ int pj_perspective(const float *src, const float *dst, double *m) {
     b[i] = u;
     b[i + 4] = v;
   }
-  if (!lu_solve8(a, b))
-    return pj_fail(PJ_ESINGULAR, "perspective: the points are degenerate "
-                                 "(collinear or repeated corners)");
+  if (!lu_solve8(a, b)) return false;
   memcpy(m, b, 8 * sizeof *m);
   m[8] = 1;
+  return true;
+}
+
+int pj_perspective(const float *src, const float *dst, double *m) {
+  if (!src || !dst || !m) return pj_fail(PJ_EARG, "NULL argument");
+  for (int i = 0; i < 8; i++)
+    if (!isfinite(src[i]) || !isfinite(dst[i]))
+      return pj_fail(PJ_EARG, "point coordinates must be finite");
+  if (!solve_perspective(src, dst, m))
+    return pj_fail(PJ_ESINGULAR, "the points are degenerate (collinear or repeated corners)");
   return PJ_OK;
 }
 
@@ -639,24 +630,21 @@ static void job_init(warp_job *j, const pj_image *src, const pj_warp_opts *o) {
 
 pj_image *pj_warp_perspective(const pj_image *src, const double *m, int32_t w,
                               int32_t h, const pj_warp_opts *opts) {
-  pj_warp_opts o;
-  pj_warp_opts_default(&o);
-  if (opts) o = *opts;
-  if (!src || !src->data) return pj_fail_null(PJ_EARG, "warp_perspective: freed or NULL image");
-  if (!m) return pj_fail_null(PJ_EARG, "warp_perspective: NULL matrix");
+  pj_warp_opts o = opts ? *opts : (pj_warp_opts){0};
+  if (!src || !src->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  if (!m) return pj_fail_null(PJ_EARG, "NULL matrix");
   for (int i = 0; i < 9; i++)
     if (!isfinite(m[i]))
-      return pj_fail_null(PJ_EARG, "warp_perspective: matrix entry %d is not finite", i);
+      return pj_fail_null(PJ_EARG, "M[%d][%d] must be a finite number, got %g", i / 3 + 1,
+                          i % 3 + 1, pj_shown(m[i]));
   if (check_warp_opts(&o)) return NULL;
-  if (pj_check_dims(w, h, src->channels, o.max_pixels, NULL)) {
-    pj_fail_prefix("warp_perspective");
-    return NULL;
-  }
+  if (w < 1) return pj_fail_null(PJ_EARG, "w must be >= 1, got %d", w);
+  if (h < 1) return pj_fail_null(PJ_EARG, "h must be >= 1, got %d", h);
+  if (pj_check_dims(w, h, src->channels, o.max_pixels, NULL)) return NULL;
   pthread_once(&wtab_once, wtab_init);
   warp_job j;
   job_init(&j, src, &o);
-  if (!invert3(m, j.inv))
-    return pj_fail_null(PJ_ESINGULAR, "warp_perspective: the matrix is singular");
+  if (!invert3(m, j.inv)) return pj_fail_null(PJ_ESINGULAR, "the matrix is singular");
   int64_t t0 = pj_clock_ns();
   pj_image *dst = pj_image_alloc(w, h, src->channels);
   if (!dst) return NULL;
@@ -678,25 +666,45 @@ static inline float edge(float x0, float y0, float x1, float y1) {
   return sqrtf(dx * dx + dy * dy);
 }
 
-int pj_quad_size(const float *q, int32_t *w, int32_t *h) {
-  if (!q || !w || !h) return pj_fail(PJ_EARG, "quad_size: NULL argument");
+/* Size of quad q by the crop rule, or why it has none.  With item >= 0
+ * a failure also records its message for pj_item_errmsg(item); inside a
+ * parallel region item is -1, so nothing is written there. */
+static int quad_size(const float *q, int32_t *w, int32_t *h, int32_t item) {
   for (int i = 0; i < 8; i++)
-    if (!isfinite(q[i])) return pj_fail(PJ_EARG, "quad coordinate %d is not finite", i);
+    if (!isfinite(q[i])) {
+      if (item >= 0)
+        pj_item_fail(item, "corner %d %c is not finite (%g)", i / 2 + 1, i % 2 ? 'y' : 'x',
+                     pj_shown(q[i]));
+      return PJ_EARG;
+    }
   /* TL = q[0..1], TR = q[2..3], BR = q[4..5], BL = q[6..7]; lengths in
    * float32, truncated, as the reference's int(norm) of float32 points. */
   float wb = edge(q[6], q[7], q[4], q[5]), wt = edge(q[0], q[1], q[2], q[3]);
   float hr = edge(q[2], q[3], q[4], q[5]), hl = edge(q[0], q[1], q[6], q[7]);
   const float big = 1 << 30;
-  if (!(wb < big && wt < big && hr < big && hl < big))
-    return pj_fail(PJ_ELIMIT, "quad is too large (an edge of %g pixels)",
+  if (!(wb < big && wt < big && hr < big && hl < big)) {
+    if (item >= 0)
+      pj_item_fail(item, "the quad is too large (an edge of %g pixels)",
                    (double)fmaxf(fmaxf(wb, wt), fmaxf(hr, hl)));
-  int32_t ww = (int32_t)wb > (int32_t)wt ? (int32_t)wb : (int32_t)wt;
-  int32_t hh = (int32_t)hr > (int32_t)hl ? (int32_t)hr : (int32_t)hl;
-  *w = ww;
-  *h = hh;
-  if (ww == 0 || hh == 0)
-    return pj_fail(PJ_EEMPTY, "quad gives a %dx%d crop", ww, hh);
+    return PJ_ELIMIT;
+  }
+  *w = (int32_t)wb > (int32_t)wt ? (int32_t)wb : (int32_t)wt;
+  *h = (int32_t)hr > (int32_t)hl ? (int32_t)hr : (int32_t)hl;
+  if (*w == 0 || *h == 0) {
+    if (item >= 0)
+      pj_item_fail(item, "the crop would be %dx%d (zero width or height)", *w, *h);
+    return PJ_EEMPTY;
+  }
   return PJ_OK;
+}
+
+int pj_quad_size(const float *q, int32_t *w, int32_t *h) {
+  if (!q || !w || !h) return pj_fail(PJ_EARG, "NULL argument");
+  pj_items_reset();
+  int rc = quad_size(q, w, h, 0);
+  if (rc) pj_fail(rc, "%s", pj_item_errmsg(0));
+  pj_items_reset();
+  return rc;
 }
 
 typedef struct crop_plan {
@@ -706,11 +714,12 @@ typedef struct crop_plan {
   size_t off;       /* byte offset in the shared buffer */
 } crop_plan;
 
-/* Works out size, rotation and matrix of quad q; PJ_OK or its reason. */
+/* Works out size, rotation and matrix of quad q; PJ_OK or its reason,
+ * recorded as quad_size does for item >= 0. */
 static int plan_quad(const pj_image *src, const float *q, const pj_crop_opts *o,
-                     crop_plan *p) {
+                     crop_plan *p, int32_t item) {
   int32_t w = 0, h = 0;
-  int rc = pj_quad_size(q, &w, &h);
+  int rc = quad_size(q, &w, &h, item);
   if (rc) return rc;
   p->rotate = o->rotate_tall && (double)h / w >= o->rotate_ratio;
   /* Final (after rotation) size, then scaled to the fixed height. */
@@ -720,16 +729,27 @@ static int plan_quad(const pj_image *src, const float *q, const pj_crop_opts *o,
     fw = sw < 1 ? 1 : sw > INT32_MAX ? INT32_MAX : (int64_t)sw;
     fh = o->height;
   }
-  if (fw * fh > o->max_crop_pixels)
-    return pj_fail(PJ_ELIMIT, "crop of %lldx%lld exceeds max_crop_pixels (%lld)",
-                   (long long)fw, (long long)fh, (long long)o->max_crop_pixels);
+  if (fw * fh > o->max_crop_pixels) {
+    if (item >= 0)
+      pj_item_fail(item, "the crop of %lldx%lld exceeds max_crop_pixels (%lld)", (long long)fw,
+                   (long long)fh, (long long)o->max_crop_pixels);
+    return PJ_ELIMIT;
+  }
   p->ww = (int32_t)(p->rotate ? fh : fw);
   p->wh = (int32_t)(p->rotate ? fw : fh);
   float dst[8] = {0, 0, (float)(p->ww - 1), 0, (float)(p->ww - 1), (float)(p->wh - 1),
                   0, (float)(p->wh - 1)};
   double m[9] = {0};
-  if (pj_perspective(q, dst, m) || !invert3(m, p->job.inv))
-    return pj_fail(PJ_ESINGULAR, "quad is degenerate (collinear or repeated corners)");
+  if (!solve_perspective(q, dst, m) || !invert3(m, p->job.inv)) {
+    /* A crop 1 pixel across maps two corners to one point: the quad may be
+     * fine, its homography is singular all the same. */
+    if (item >= 0 && (w == 1 || h == 1))
+      pj_item_fail(item, "the crop would be %dx%d; one pixel across maps two corners to one "
+                   "point, so the homography is singular", w, h);
+    else if (item >= 0)
+      pj_item_fail(item, "the quad is degenerate (collinear or repeated corners)");
+    return PJ_ESINGULAR;
+  }
   job_init(&p->job, src, &o->warp);
   return PJ_OK;
 }
@@ -746,70 +766,65 @@ static void rotate_ccw(const pj_image *s, pj_image *d) {
   }
 }
 
-int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
-                  const pj_crop_opts *opts, pj_image **out, int32_t *status) {
-  pj_crop_opts o;
-  pj_crop_opts_default(&o);
-  if (opts) o = *opts;
-  if (!src || !src->data) return pj_fail(PJ_EARG, "crop_quads: freed or NULL image");
-  if (n < 0) return pj_fail(PJ_EARG, "crop_quads: negative quad count %d", n);
-  if (n > o.max_quads)
-    return pj_fail(PJ_ELIMIT, "crop_quads: %d quads exceed max_quads (%d)", n, o.max_quads);
-  if (n > 0 && (!quads || !out || !status))
-    return pj_fail(PJ_EARG, "crop_quads: NULL quads, output or status array");
-  if (check_warp_opts(&o.warp)) return pj_fail_prefix("crop_quads");
-  if (o.height < 0) return pj_fail(PJ_EARG, "crop_quads: height must be >= 0, got %d", o.height);
-  if (!(o.rotate_ratio > 0)) return pj_fail(PJ_EARG, "crop_quads: rotate_ratio must be positive");
-  if (o.max_crop_pixels <= 0) o.max_crop_pixels = 1 << 24;
-  if (o.max_total_pixels <= 0) o.max_total_pixels = PJ_DEFAULT_MAX_PIXELS;
-  if (n == 0) return PJ_OK;
+/* The crop options with defaults filled in, checked. */
+static int crop_opts(const pj_crop_opts *opts, int32_t n, pj_crop_opts *o) {
+  *o = opts ? *opts : (pj_crop_opts){0};
+  if (o->rotate_ratio == 0) o->rotate_ratio = 1.5;
+  if (o->max_crop_pixels == 0) o->max_crop_pixels = PJ_DEFAULT_MAX_CROP_PIXELS;
+  if (o->max_total_pixels == 0) o->max_total_pixels = PJ_DEFAULT_MAX_PIXELS;
+  if (o->max_quads == 0) o->max_quads = PJ_DEFAULT_MAX_QUADS;
+  if (n < 0) return pj_fail(PJ_EARG, "negative quad count %d", n);
+  if (check_warp_opts(&o->warp)) return pj_errcode();
+  if (o->height < 0 || o->height > 65535)
+    return pj_fail(PJ_EARG, "height must be 0 to 65535, got %d", o->height);
+  if (!(o->rotate_ratio > 0) || !isfinite(o->rotate_ratio))
+    return pj_fail(PJ_EARG, "rotate_ratio must be > 0, got %g", o->rotate_ratio);
+  if (o->max_crop_pixels < 0)
+    return pj_fail(PJ_EARG, "max_crop_pixels must be >= 1, got %lld", (long long)o->max_crop_pixels);
+  if (o->max_total_pixels < 0)
+    return pj_fail(PJ_EARG, "max_total_pixels must be >= 1, got %lld",
+                   (long long)o->max_total_pixels);
+  if (o->max_quads < 0) return pj_fail(PJ_EARG, "max_quads must be >= 1, got %d", o->max_quads);
+  if (n > o->max_quads)
+    return pj_fail(PJ_ELIMIT, "%d quads exceed max_quads (%d)", n, o->max_quads);
+  return PJ_OK;
+}
 
-  int64_t t0 = pj_clock_ns();
-  pthread_once(&wtab_once, wtab_init);
-  crop_plan *plan = malloc(sizeof *plan * (size_t)n);
-  if (!plan) return pj_fail(PJ_ENOMEM, "crop_quads: out of memory for %d quads", n);
-  const int T = pj_threads_get();
-
-  /* 1. Plan every quad (independent, so in parallel too). */
+/* 1. Plans every quad (independent, so in parallel too); then, on the
+ * caller's thread, writes each failure's message. */
+static void plan_all(const pj_image *src, const float *quads, int32_t n, const pj_crop_opts *o,
+                     crop_plan *plan, pj_image **out, int32_t *status, int T) {
 #pragma omp parallel for schedule(static) num_threads(T) if (n > 256)
   for (int32_t i = 0; i < n; i++) {
     out[i] = NULL;
-    status[i] = plan_quad(src, quads + (size_t)8 * i, &o, &plan[i]);
+    status[i] = plan_quad(src, quads + (size_t)8 * i, o, &plan[i], -1);
   }
+  pj_items_reset();
+  for (int32_t i = 0; i < n; i++)
+    if (status[i]) plan_quad(src, quads + (size_t)8 * i, o, &plan[i], i);
+}
 
-  /* 2. One buffer for all crops, each a tight slice of it. */
-  const int C = src->channels;
+/* 2. Places each crop in one shared buffer; returns the total pixels and
+ * the largest rotation scratch a thread needs in *scratch. */
+static int64_t layout(crop_plan *plan, const int32_t *status, int32_t n, int C, size_t *scratch) {
   int64_t total = 0;
-  size_t scratch = 0;
+  *scratch = 0;
   for (int32_t i = 0; i < n; i++) {
     if (status[i]) continue;
     int64_t px = (int64_t)plan[i].ww * plan[i].wh;
     plan[i].off = (size_t)total * C;
     total += px;
-    if (plan[i].rotate && (size_t)px * C > scratch) scratch = (size_t)px * C;
+    if (plan[i].rotate && (size_t)px * C > *scratch) *scratch = (size_t)px * C;
   }
-  if (total > o.max_total_pixels) {
-    free(plan);
-    return pj_fail(PJ_ELIMIT,
-                   "crop_quads: %lld output pixels exceed max_total_pixels (%lld)",
-                   (long long)total, (long long)o.max_total_pixels);
-  }
-  int rc = PJ_OK;
-  pj_image *base = NULL;
-  uint8_t *scratch_all = NULL;
-  if (total > 0) {
-    base = pj_image_alloc_bytes((size_t)total * C);
-    scratch_all = scratch ? malloc(scratch * T) : NULL;
-    if (!base || (scratch && !scratch_all)) {
-      rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory for %lld output pixels",
-                   (long long)total);
-      goto done;
-    }
-  }
+  return total;
+}
 
-  /* 3. Warp: one crop per task, dynamically scheduled since crop sizes
-   * vary by two orders of magnitude; each crop runs on one thread, which
-   * also carves its output image. */
+/* 3. Warps every planned crop into its slice of base: one crop per task,
+ * dynamically scheduled since crop sizes vary by two orders of magnitude;
+ * each crop runs on one thread, which also carves its output image.
+ * Returns how many outputs could not be carved (out of memory). */
+static int warp_all(const crop_plan *plan, const int32_t *status, int32_t n, pj_image *base,
+                    uint8_t *scratch_all, size_t scratch, int C, int T, pj_image **out) {
   int carved = 0, lost = 0;
 #pragma omp parallel num_threads(T) reduction(+ : carved, lost)
   {
@@ -817,30 +832,61 @@ int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
 #pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++) {
       if (status[i]) continue;
-      int32_t ow = plan[i].rotate ? plan[i].wh : plan[i].ww;
-      int32_t oh = plan[i].rotate ? plan[i].ww : plan[i].wh;
-      out[i] = pj_image_carve(base, plan[i].off, ow, oh, C);
+      const crop_plan *p = &plan[i];
+      out[i] = pj_image_carve(base, p->off, p->rotate ? p->wh : p->ww, p->rotate ? p->ww : p->wh, C);
       if (!out[i]) {
         lost++;
         continue;
       }
       carved++;
-      if (!plan[i].rotate) {
-        warp_rows(&plan[i].job, out[i], 0, plan[i].wh);
+      if (!p->rotate) {
+        warp_rows(&p->job, out[i], 0, p->wh);
       } else {
-        pj_image tmp = {.data = mine, .width = plan[i].ww, .height = plan[i].wh,
-                        .channels = C, .stride = plan[i].ww * C};
-        warp_rows(&plan[i].job, &tmp, 0, plan[i].wh);
+        pj_image tmp = {.data = mine, .width = p->ww, .height = p->wh, .channels = C,
+                        .stride = p->ww * C};
+        warp_rows(&p->job, &tmp, 0, p->wh);
         rotate_ccw(&tmp, out[i]);
       }
     }
   }
   if (carved) pj_buffer_retain(base->buf, carved);
-  if (lost) {
-    for (int32_t i = 0; i < n; i++) pj_image_release(out[i]), out[i] = NULL;
-    rc = pj_fail(PJ_ENOMEM, "crop_quads: out of memory");
+  return lost;
+}
+
+int pj_crop_quads(const pj_image *src, const float *quads, int32_t n,
+                  const pj_crop_opts *opts, pj_image **out, int32_t *status) {
+  pj_crop_opts o;
+  if (!src || !src->data) return pj_fail(PJ_EARG, "image is freed or NULL");
+  int rc = crop_opts(opts, n, &o);
+  if (rc) return rc;
+  if (n > 0 && (!quads || !out || !status))
+    return pj_fail(PJ_EARG, "NULL quads, output or status array");
+  pj_items_reset();
+  if (n == 0) return PJ_OK;
+
+  int64_t t0 = pj_clock_ns();
+  pthread_once(&wtab_once, wtab_init);
+  crop_plan *plan = malloc(sizeof *plan * (size_t)n);
+  if (!plan) return pj_fail(PJ_ENOMEM, "out of memory for %d quads", n);
+  const int T = pj_threads_get(), C = src->channels;
+  plan_all(src, quads, n, &o, plan, out, status, T);
+  size_t scratch;
+  int64_t total = layout(plan, status, n, C, &scratch);
+  pj_image *base = NULL;
+  uint8_t *scratch_all = NULL;
+  if (total > o.max_total_pixels) {
+    rc = pj_fail(PJ_ELIMIT, "%lld output pixels exceed max_total_pixels (%lld)", (long long)total,
+                 (long long)o.max_total_pixels);
+  } else if (total > 0) {
+    base = pj_image_alloc_bytes((size_t)total * C);
+    scratch_all = scratch ? malloc(scratch * T) : NULL;
+    if (!base || (scratch && !scratch_all))
+      rc = pj_fail(PJ_ENOMEM, "out of memory for %lld output pixels", (long long)total);
+    else if (warp_all(plan, status, n, base, scratch_all, scratch, C, T, out)) {
+      for (int32_t i = 0; i < n; i++) pj_image_release(out[i]), out[i] = NULL;
+      rc = pj_fail(PJ_ENOMEM, "out of memory");
+    }
   }
-done:
   pj_image_release(base);
   free(scratch_all);
   free(plan);

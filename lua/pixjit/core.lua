@@ -1,29 +1,52 @@
 -- pixjit.core: finds the C library, wraps returned images for the garbage
--- collector, and checks arguments so that errors name the function and the
--- argument at fault instead of reaching C as NULL or garbage.
+-- collector, raises errors at the user's line, and checks argument types so
+-- that a wrong type is an error naming the function and the argument
+-- instead of reaching C as NULL or garbage.  Values (ranges, sizes) are
+-- the C core's to check: it writes those messages, and Lua shows them.
 local ffi = require "ffi"
 require "pixjit.cdef"
 
 local M = {}
 
--- Inside bin/pixjit the core's symbols are exported by the executable; a
--- plain luajit loads build/libpixjit.so found next to this module (or
--- PIXJIT_LIB, or the system's library path).
+-- ---- The library ------------------------------------------------------------
+
+-- Directory of the module's sources: pixjit's own frames are the ones from
+-- here, and an installed library is found relative to it.
+local OWN = debug.getinfo(1, "S").source:match("^@(.*/)[^/]+$") or "\0"
+M.dir = OWN
+
+-- Inside bin/pixjit the core's symbols are exported by the executable.  A
+-- plain luajit loads the shared library: PIXJIT_LIB, then the one `make
+-- install` recorded beside these modules, then a checkout's build/, then
+-- the installed prefix relative to share/lua/5.1/pixjit/ (as `make install`
+-- and luarocks lay it out), then the system's library search.
+local function candidates()
+  local list = {}
+  local function add(p) if p and p ~= "" then list[#list + 1] = p end end
+  add(os.getenv("PIXJIT_LIB"))
+  local ok, recorded = pcall(require, "pixjit.libpath")
+  if ok and type(recorded) == "string" then add(recorded) end
+  local root = OWN:match("^(.*)/lua/pixjit/$") or (OWN == "lua/pixjit/" and ".")
+  if root then add(root .. "/build/libpixjit.so") end
+  local prefix = OWN:match("^(.*)/share/lua/5%.1/pixjit/$")
+  if prefix then
+    add(prefix .. "/lib/libpixjit.so.0")
+    add(prefix .. "/lib/lua/5.1/libpixjit.so")
+  end
+  add("libpixjit.so.0")
+  add("pixjit")
+  return list
+end
+
 local function find_library()
-  local ok = pcall(function() return ffi.C.pj_version end)
-  if ok then return ffi.C end
+  if pcall(function() return ffi.C.pj_version end) then return ffi.C end
   local tried = {}
-  local candidates = {}
-  if os.getenv("PIXJIT_LIB") then candidates[#candidates + 1] = os.getenv("PIXJIT_LIB") end
-  local src = debug.getinfo(1, "S").source:sub(2)
-  local root = src:match("^(.*)/lua/pixjit/[^/]+$") or (src:match("^lua/pixjit/") and ".")
-  if root then candidates[#candidates + 1] = root .. "/build/libpixjit.so" end
-  candidates[#candidates + 1] = "pixjit"
-  for _, path in ipairs(candidates) do
-    local okl, lib = pcall(ffi.load, path)
-    if okl then return lib end
+  for _, path in ipairs(candidates()) do
+    local ok, lib = pcall(ffi.load, path)
+    if ok then return lib end
     tried[#tried + 1] = path
   end
+  -- Before M.raise exists: the one other raise, at load time.
   error("pixjit: cannot find the pixjit C library (tried " .. table.concat(tried, ", ") ..
         "); run `make` or set PIXJIT_LIB", 0)
 end
@@ -35,33 +58,38 @@ M.ffi = ffi
 local image_ptr = ffi.typeof("pj_image *")
 M.image_ptr = image_ptr
 
--- ---- Errors ---------------------------------------------------------------
+-- ---- Errors -------------------------------------------------------------------
 
--- Directory of the module's sources, to tell pixjit's frames from users'.
-local OWN = debug.getinfo(1, "S").source:match("^@(.*/)[^/]+$") or "\0"
-
--- Raises msg at the first stack frame outside pixjit's own modules, so a
--- message points at the user's line however deep the check sat.
-function M.raise(msg)
-  local k = 2
+-- The level of the first stack frame outside pixjit's own modules, as
+-- error() counts from the function that calls this one.
+local function user_level()
+  local k = 3
   while true do
     local info = debug.getinfo(k, "S")
     if not info then break end
     if info.source:sub(1, 1) ~= "@" or info.source:sub(2, #OWN + 1) ~= OWN then break end
     k = k + 1
   end
-  error(msg, k)
+  return k - 1
 end
 
--- Raises "fname: msg" at the caller of the public function (level 3 from
--- here: check helper -> public function -> user code).
-function M.fail(fname, msg, level)
-  error(fname .. ": " .. msg, (level or 2) + 1)
+-- Raises msg at the user's line, however deep in pixjit the check sat, or,
+-- with where = 0, without a position (for errors in a job file or on the
+-- command line, which no line of code caused).  The one way pixjit's Lua
+-- code raises.
+function M.raise(msg, where)
+  if where == 0 then error(msg, 0) end
+  error(msg, user_level())
 end
 
 -- The C library's last message for the calling thread.
 function M.errmsg()
   return ffi.string(C.pj_errmsg())
+end
+
+-- Raises "f: <C's message>" for a failed call.
+function M.fail(f)
+  M.raise(f .. ": " .. M.errmsg())
 end
 
 -- A byte count for people: "900.0 KiB".
@@ -72,7 +100,7 @@ function M.fmt_bytes(n)
   return string.format("%d B", n)
 end
 
--- ---- Argument checks ------------------------------------------------------
+-- ---- Type checks ---------------------------------------------------------------
 
 local function describe(v)
   local t = type(v)
@@ -90,37 +118,79 @@ local function describe(v)
 end
 M.describe = describe
 
--- Integer argument in [lo, hi] (either may be nil).
-function M.int(fname, name, v, lo, hi)
-  if type(v) ~= "number" or v ~= v or v % 1 ~= 0 or v == math.huge or v == -math.huge then
-    M.raise(string.format("%s: %s must be an integer, got %s", fname, name, describe(v)))
+local function is_int(v)
+  return type(v) == "number" and v == v and v % 1 == 0 and v ~= math.huge and v ~= -math.huge
+end
+
+-- An integer that a C int32 parameter holds; C checks its range.
+function M.int(f, name, v)
+  if not is_int(v) or v < -2147483648 or v > 2147483647 then
+    M.raise(string.format("%s: %s must be an integer, got %s", f, name, describe(v)))
+  end
+  return v
+end
+
+-- An integer for a 64-bit field (up to 2^53).
+function M.int64(f, name, v)
+  if not is_int(v) or math.abs(v) > 2^53 then
+    M.raise(string.format("%s: %s must be an integer, got %s", f, name, describe(v)))
+  end
+  return v
+end
+
+-- A positive integer, for the option fields whose 0 the C core reads as
+-- "the default": a 0 from the user must not turn into the default.
+function M.count(f, name, v)
+  M.int64(f, name, v)
+  if v < 1 then M.raise(string.format("%s: %s must be >= 1, got %s", f, name, describe(v))) end
+  return v
+end
+
+-- A number; C checks that it is finite where it must be.
+function M.num(f, name, v)
+  if type(v) ~= "number" then
+    M.raise(string.format("%s: %s must be a number, got %s", f, name, describe(v)))
+  end
+  return v
+end
+
+-- A positive finite number, for float fields whose 0 means the default.
+function M.pos(f, name, v)
+  if type(v) ~= "number" or not (v > 0) or v == math.huge then
+    M.raise(string.format("%s: %s must be a positive number, got %s", f, name, describe(v)))
+  end
+  return v
+end
+
+-- An integer in [lo, hi], for values Lua itself turns into bytes or
+-- otherwise uses without C seeing them.
+function M.range(f, name, v, lo, hi)
+  if not is_int(v) then
+    M.raise(string.format("%s: %s must be an integer, got %s", f, name, describe(v)))
   end
   if (lo and v < lo) or (hi and v > hi) then
     local range = lo and hi and string.format("%d to %d", lo, hi)
       or lo and string.format(">= %d", lo) or string.format("<= %d", hi)
-    M.raise(string.format("%s: %s must be %s, got %s", fname, name, range, describe(v)))
+    M.raise(string.format("%s: %s must be %s, got %s", f, name, range, describe(v)))
   end
   return v
 end
 
--- Finite number argument in [lo, hi].
-function M.num(fname, name, v, lo, hi)
-  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
-    M.raise(string.format("%s: %s must be a finite number, got %s", fname, name, describe(v)))
-  end
-  if (lo and v < lo) or (hi and v > hi) then
-    local range = lo and hi and string.format("between %s and %s", tostring(lo), tostring(hi))
-      or lo and ">= " .. tostring(lo) or "<= " .. tostring(hi)
-    M.raise(string.format("%s: %s must be %s, got %s", fname, name, range, describe(v)))
-  end
-  return v
-end
-
-function M.str(fname, name, v)
+function M.str(f, name, v)
   if type(v) ~= "string" then
-    M.raise(string.format("%s: %s must be a string, got %s", fname, name, describe(v)))
+    M.raise(string.format("%s: %s must be a string, got %s", f, name, describe(v)))
   end
   return v
+end
+
+-- One of the keys of `choices` (a string naming an enum value, matched
+-- without case when `anycase`); returns the value.
+function M.choice(f, name, v, choices, words, anycase)
+  local c = type(v) == "string" and choices[anycase and v:lower() or v] or nil
+  if c == nil then
+    M.raise(string.format("%s: %s must be %s, got %s", f, name, words, describe(v)))
+  end
+  return c
 end
 
 function M.is_image(v)
@@ -128,36 +198,54 @@ function M.is_image(v)
 end
 
 -- A live image (not nil, not another type, not freed).
-function M.image(fname, name, v)
-  if not M.is_image(v) then
-    M.raise(string.format("%s: %s must be an image, got %s", fname, name, describe(v)))
+function M.image(f, name, v)
+  if not (type(v) == "cdata" and ffi.istype(image_ptr, v)) then
+    M.raise(string.format("%s: %s must be an image, got %s", f, name, describe(v)))
   end
-  if v.data == nil then
-    M.raise(string.format("%s: %s has been freed", fname, name))
-  end
+  if v.data == nil then M.raise(string.format("%s: %s has been freed", f, name)) end
   return v
 end
 
 -- An options table (or nil): rejects unknown keys, so a misspelt option
 -- is an error rather than silently ignored.
-function M.opts(fname, opts, allowed)
-  if opts == nil then return {} end
+local EMPTY = setmetatable({}, { __newindex = function() M.raise("pixjit: options of nil are read-only") end })
+function M.opts(f, opts, allowed)
+  if opts == nil then return EMPTY end
   if type(opts) ~= "table" then
-    M.raise(string.format("%s: options must be a table, got %s", fname, describe(opts)))
+    M.raise(string.format("%s: options must be a table, got %s", f, describe(opts)))
   end
   for k in pairs(opts) do
     if not allowed[k] then
       local names = {}
       for n in pairs(allowed) do names[#names + 1] = n end
       table.sort(names)
-      M.raise(string.format("%s: unknown option %s (known: %s)", fname, describe(k),
+      M.raise(string.format("%s: unknown option %s (known: %s)", f, describe(k),
                             table.concat(names, ", ")))
     end
   end
   return opts
 end
 
--- ---- Time -----------------------------------------------------------------
+-- A byte array of one value per channel from a number or a table of
+-- `channels` numbers, each 0-255 (Lua turns them into bytes, so it checks
+-- them).  Returns a uint8_t[4].
+function M.pixel(f, name, v, channels)
+  local px = ffi.new("uint8_t[4]")
+  if type(v) == "table" then
+    if #v ~= channels then
+      M.raise(string.format("%s: %s must have %d entries, got %d", f, name, channels, #v))
+    end
+    for i = 1, channels do px[i - 1] = M.range(f, name .. "[" .. i .. "]", v[i], 0, 255) end
+  elseif type(v) == "number" then
+    local b = M.range(f, name, v, 0, 255)
+    for i = 0, 3 do px[i] = b end
+  else
+    M.raise(string.format("%s: %s must be a number or a table, got %s", f, name, describe(v)))
+  end
+  return px
+end
+
+-- ---- Time -------------------------------------------------------------------------
 
 ffi.cdef [[
 typedef struct pj_timespec { long tv_sec; long tv_nsec; } pj_timespec;
@@ -171,7 +259,7 @@ function M.now()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
--- ---- Memory ---------------------------------------------------------------
+-- ---- Memory -----------------------------------------------------------------------
 
 -- LuaJIT's collector only sees the few bytes of each handle, not the pixels
 -- behind it, so a loop that drops large images would grow without bound.
@@ -191,11 +279,13 @@ local function account()
 end
 M.account = account
 
--- Wraps a new reference from C: NULL becomes a Lua error naming fname,
--- raised at the user's line.
-function M.wrap(fname, p)
-  if p == nil then M.raise(fname .. ": " .. M.errmsg()) end
-  ffi.gc(p, C.pj_image_release)
+local release = C.pj_image_release
+
+-- Wraps a new reference from C: NULL becomes a Lua error naming f and
+-- carrying C's message, raised at the user's line.
+function M.wrap(f, p)
+  if p == nil then M.fail(f) end
+  ffi.gc(p, release)
   account()
   return p
 end

@@ -171,27 +171,30 @@ M.registered = setmetatable({}, { __mode = "k" })
 
 function M.profile(fn)
   if type(fn) ~= "function" then
-    error("pixjit.profile: fn must be a function, got " .. core.describe(fn), 2)
+    core.raise("pixjit.profile: fn must be a function, got " .. core.describe(fn))
   end
   M.registered[fn] = true
   return fn
 end
 
 -- Runs chunk(...) under the line profiler; writes the report to out.
-function M.run_lines(chunk, source, out, ...)
+-- opts.call runs the chunk (the host's docall; pcall by default).
+-- Returns what the call returned (true, results... or false, message).
+function M.run_lines(chunk, source, out, opts, ...)
   local p = M.new { only = M.registered, source = source }
   p:start()
-  local res = { pcall(chunk, ...) }
+  local res = { (opts.call or pcall)(chunk, ...) }
   p:stop()
   p:report(out)
   return unpack(res, 1, table.maxn(res))
 end
 
--- Runs chunk(...) under jit.profile sampling every `ms` milliseconds and
--- writes per-line sample counts for lines of `source`.
-function M.run_sampled(chunk, source, out, ms, ...)
+-- Runs chunk(...) under jit.profile sampling every opts.ms milliseconds
+-- (1) and writes per-line sample counts for lines of `source`.  opts.call
+-- as for run_lines.
+function M.run_sampled(chunk, source, out, opts, ...)
   local jp = require "jit.profile"
-  ms = ms or 1
+  local ms = opts.ms or 1
   local counts, total = {}, 0
   local want = source:sub(1, 1) == "@" and source:sub(2) or source
   jp.start("li" .. ms, function(thread, samples)
@@ -207,7 +210,7 @@ function M.run_sampled(chunk, source, out, ms, ...)
       end
     end
   end)
-  local res = { pcall(chunk, ...) }
+  local res = { (opts.call or pcall)(chunk, ...) }
   jp.stop()
   local lines = source_lines(source)
   out:write(string.format("Sampling profile: %d samples every %d ms (%s)\n", total, ms, want))
@@ -226,14 +229,14 @@ end
 -- table (to io.stdout) and returns fn's results.
 function M.lprun(fn, ...)
   if type(fn) ~= "function" then
-    error("pixjit.lprun: fn must be a function, got " .. core.describe(fn), 2)
+    core.raise("pixjit.lprun: fn must be a function, got " .. core.describe(fn))
   end
   local p = M.new { only = { [fn] = true } }
   p:start()
   local res = { pcall(fn, ...) }
   p:stop()
   p:report(io.stdout)
-  if not res[1] then error(res[2], 0) end
+  if not res[1] then core.raise(res[2], 0) end
   return unpack(res, 2, table.maxn(res))
 end
 
@@ -270,10 +273,10 @@ end
 -- opts: number (N), ["repeat"] (R), quiet.
 function M.timeit(fn, opts)
   local f = "pixjit.timeit"
-  if type(fn) ~= "function" then error(f .. ": fn must be a function, got " .. core.describe(fn), 2) end
+  if type(fn) ~= "function" then core.raise(f .. ": fn must be a function, got " .. core.describe(fn)) end
   opts = core.opts(f, opts, { number = true, ["repeat"] = true, quiet = true })
-  local loops = opts.number and core.int(f, "opts.number", opts.number, 1)
-  local runs = opts["repeat"] and core.int(f, "opts.repeat", opts["repeat"], 1) or 7
+  local loops = opts.number and core.count(f, "opts.number", opts.number)
+  local runs = opts["repeat"] and core.count(f, "opts.repeat", opts["repeat"]) or 7
   local function run(n)
     local t0 = now()
     for _ = 1, n do fn() end
@@ -331,12 +334,6 @@ function M.stats()
   return out
 end
 
-function M.install(pj)
-  pj.profile = M.profile
-  pj.lprun = M.lprun
-  pj.timeit = M.timeit
-  pj.stats = M.stats
-  pj.stats_reset = function() C.pj_stats_reset() end
-end
+function M.stats_reset() C.pj_stats_reset() end
 
 return M

@@ -17,6 +17,8 @@ local function pretty(v, depth, seen)
   elseif t ~= "table" then
     return tostring(v)
   end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and mt.__tostring then return tostring(v) end
   if seen[v] then return "<cycle>" end
   if depth >= MAX_DEPTH then return "{...}" end
   seen[v] = true
@@ -91,10 +93,6 @@ function M.show(img, opts)
   if want then
     for _, l in ipairs(M.preview(img, opts.cols, opts.rows)) do io.write(l, "\n") end
   end
-end
-
-function M.install(pj)
-  pj.show = M.show
 end
 
 return M

@@ -119,7 +119,7 @@ function M.commit(tmp, path)
   if C.rename(tmp, path) ~= 0 then
     local err = M.errstr()
     C.unlink(tmp)
-    error(path .. ": cannot rename into place: " .. err, 0)
+    require("pixjit.core").raise(path .. ": cannot rename into place: " .. err, 0)
   end
 end
 

@@ -215,8 +215,7 @@ static void test_png_round_trip(void) {
   for (int c = 1; c <= 4; c++) {
     pj_image *img = pattern(37, 23, c);
     pj_image *view = pj_image_view(img, 3, 2, 30, 20);
-    pj_encode_opts o;
-    pj_encode_opts_default(&o);
+    pj_encode_opts o = {0};
     o.format = PJ_FMT_PNG;
     o.compression = c == 1 ? 0 : 9;
     uint8_t *buf;
@@ -362,8 +361,7 @@ static void test_jpeg_cmyk_converted(void) {
 
 static void test_jpeg_encode_round_trip(void) {
   pj_image *img = pattern(50, 40, 4);
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
+  pj_encode_opts o = {0};
   o.format = PJ_FMT_JPEG;
   o.quality = 100;
   uint8_t *buf;
@@ -378,9 +376,13 @@ static void test_jpeg_encode_round_trip(void) {
   pj_image *prog = pj_decode(buf, size, NULL, NULL);
   CHECK(images_equal(back, prog));
   pj_free(buf);
-  o.quality = 0;
+  o.quality = 101;
   CHECK_EQ(pj_encode(img, &o, &buf, &size), PJ_EARG);
-  CHECK_STR_HAS(pj_errmsg(), "quality must be 1 to 100");
+  CHECK_STR_HAS(pj_errmsg(), "quality must be 1 to 100, got 101");
+  /* A zeroed quality is the default (90), not an error. */
+  o.quality = 0;
+  CHECK_EQ(pj_encode(img, &o, &buf, &size), PJ_OK);
+  pj_free(buf);
   pj_image_release(prog);
   pj_image_release(back);
   pj_image_release(img);
@@ -389,8 +391,7 @@ static void test_jpeg_encode_round_trip(void) {
 static void test_detection_by_content(void) {
   /* A JPEG written under a .png name loads as a JPEG. */
   pj_image *img = pattern(20, 10, 3);
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
+  pj_encode_opts o = {0};
   o.format = PJ_FMT_JPEG;
   const char *path = "build/tests/jpeg_named.png";
   CHECK_EQ(pj_save(img, path, &o), PJ_OK);
@@ -415,8 +416,7 @@ static void test_detection_by_content(void) {
 
 /* img as a PNG with the default options (pj_free it). */
 static uint8_t *encode_png(const pj_image *img, size_t *size) {
-  pj_encode_opts o;
-  pj_encode_opts_default(&o);
+  pj_encode_opts o = {0};
   o.format = PJ_FMT_PNG;
   uint8_t *buf = NULL;
   CHECK_EQ(pj_encode(img, &o, &buf, size), PJ_OK);

@@ -43,8 +43,7 @@ static void test_hand_counted_rgba(void) {
   CHECK_EQ(out[0].rgb, 0x0000FF);
   CHECK_EQ(sum.distinct, 3);
   /* Threshold 128: red keeps 2 (255, 128), blue 2 (255, 200), green drops. */
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
+  pj_colors_opts o = {0};
   o.min_alpha = 128;
   CHECK_EQ(pj_main_colors(img, 10, &o, out, &sum), PJ_OK);
   CHECK_EQ(sum.counted, 4);
@@ -52,7 +51,7 @@ static void test_hand_counted_rgba(void) {
   CHECK_EQ(out[0].count, 2);
   CHECK_EQ(out[1].count, 2);
   /* Threshold 0 counts every pixel: black x5 wins. */
-  o.min_alpha = 0;
+  o.all_pixels = 1;
   CHECK_EQ(pj_main_colors(img, 10, &o, out, &sum), PJ_OK);
   CHECK_EQ(sum.counted, 12);
   CHECK_EQ(out[0].rgb, 0x000000);
@@ -106,8 +105,7 @@ static void test_quantise_and_mask(void) {
   /* 0x10, 0x11, 0x1F share their top 4 bits; their mean is 0x15 (21.33). */
   const uint8_t px[] = {0x10, 0, 0, 0x11, 0, 0, 0x1F, 0, 0, 0x80, 0, 0};
   pj_image *img = from_pixels(4, 1, 3, px);
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
+  pj_colors_opts o = {0};
   o.bits = 4;
   CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
   CHECK_EQ(sum.distinct, 2);
@@ -116,7 +114,7 @@ static void test_quantise_and_mask(void) {
   CHECK_EQ(out[1].rgb, 0x800000);
   const uint8_t m[] = {0, 1, 0, 255};
   pj_image *mask = from_pixels(4, 1, 1, m);
-  pj_colors_opts_default(&o);
+  o = (pj_colors_opts){0};
   o.mask = mask;
   CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
   CHECK_EQ(sum.counted, 2);
@@ -149,11 +147,12 @@ static int64_t reference_opts(const pj_image *img, const pj_colors_opts *o, int 
   uint32_t *tab = calloc(1u << 24, sizeof *tab);
   int64_t counted = 0;
   const int C = img->channels;
+  const int amin = o->all_pixels ? 0 : o->min_alpha ? o->min_alpha : 1;
   for (int y = 0; y < img->height; y++)
     for (int x = 0; x < img->width; x++) {
       const uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * C;
       if (o->mask && !o->mask->data[(size_t)y * o->mask->stride + x]) continue;
-      if ((C == 2 || C == 4) && p[C - 1] < o->min_alpha) continue;
+      if ((C == 2 || C == 4) && p[C - 1] < amin) continue;
       uint32_t k = C >= 3 ? (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2] : p[0] * 0x010101u;
       tab[k]++;
       counted++;
@@ -192,8 +191,7 @@ static void compare_opts(pj_image *img, const pj_colors_opts *o, const char *wha
 }
 
 static void compare_with_reference(pj_image *img, const char *what) {
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
+  pj_colors_opts o = {0};
   compare_opts(img, &o, what);
 }
 
@@ -213,14 +211,14 @@ static void test_channels_wide(void) {
         mask->data[(size_t)y * mask->stride + x] = (uint8_t)((x / 3 + y) % 5 != 0);
       }
     char what[64];
-    pj_colors_opts o;
-    pj_colors_opts_default(&o);
+    pj_colors_opts o = {0};
     snprintf(what, sizeof what, "%d channels", C);
     compare_opts(img, &o, what);
     o.min_alpha = 41;
     snprintf(what, sizeof what, "%d channels, min_alpha 41", C);
     compare_opts(img, &o, what);
     o.min_alpha = 0;
+    o.all_pixels = 1;
     o.mask = mask;
     snprintf(what, sizeof what, "%d channels, mask", C);
     compare_opts(img, &o, what);
@@ -313,8 +311,7 @@ static void test_extreme_shapes(void) {
 static void test_quantised_many(void) {
   pj_image *img = pj_image_new(600, 600, 3, 0);
   for (size_t i = 0; i < (size_t)600 * 600 * 3; i++) img->data[i] = (uint8_t)rnd();
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
+  pj_colors_opts o = {0};
   o.bits = 6;
   int32_t n = 1 << 18; /* 2^(3*6) buckets at most */
   pj_color_count *many = malloc(sizeof *many * (size_t)n);

@@ -83,9 +83,14 @@ static void test_view_shares_pixels(void) {
 static void test_view_bounds(void) {
   pj_image *img = pj_image_new(10, 8, 1, 0);
   CHECK(pj_image_view(img, 7, 0, 4, 1) == NULL);
-  CHECK_STR_HAS(pj_errmsg(), "not inside the 10x8 image");
+  CHECK_STR_HAS(pj_errmsg(), "w must be 1 to 3, got 4");
   CHECK(pj_image_view(img, -1, 0, 1, 1) == NULL);
+  CHECK_STR_HAS(pj_errmsg(), "x must be 0 to 9, got -1");
+  CHECK(pj_image_view(img, 0, 8, 1, 1) == NULL);
+  CHECK_STR_HAS(pj_errmsg(), "y must be 0 to 7, got 8");
   CHECK(pj_image_view(img, 0, 0, 0, 1) == NULL);
+  CHECK(pj_image_view(img, 0, 2, 1, 7) == NULL);
+  CHECK_STR_HAS(pj_errmsg(), "h must be 1 to 6, got 7");
   CHECK(pj_image_view(img, 1, 1, INT32_MAX, 1) == NULL);
   CHECK(pj_image_view(img, INT32_MAX, 0, INT32_MAX, 1) == NULL);
   CHECK_EQ(pj_image_refs(img), 1);

@@ -46,8 +46,7 @@ static void test_pack(void) {
   pj_image_fill(a, ra);
   pj_image_fill(b, rb);
   const pj_image *imgs[2] = {a, b};
-  pj_pack_opts o;
-  pj_pack_opts_default(&o);
+  pj_pack_opts o = {0};
   o.height = 2;
   for (int k = 0; k < 3; k++) o.mean[k] = 0.5f, o.std[k] = 0.5f;
   o.pad_value = -9;
@@ -68,9 +67,15 @@ static void test_pack(void) {
   pj_tensor_release(t);
   o.channels = 2;
   CHECK_EQ(pj_pack(imgs, 2, &o, &t, widths), PJ_EARG);
-  pj_pack_opts_default(&o);
-  o.std[1] = 0;
+  o = (pj_pack_opts){0};
+  o.std[0] = o.std[2] = 1; /* one zero among set std values is an error */
   CHECK_EQ(pj_pack(imgs, 2, &o, &t, widths), PJ_EARG);
+  CHECK_STR_HAS(pj_errmsg(), "std[2] must be finite and nonzero");
+  /* A zeroed struct is every default: height 32, 3 channels, std 1. */
+  o = (pj_pack_opts){0};
+  CHECK_EQ(pj_pack(imgs, 2, &o, &t, widths), PJ_OK);
+  CHECK(t && t->dims[1] == 3 && t->dims[2] == 32 && t->data[0] == 1.0f);
+  pj_tensor_release(t);
   int64_t bad[2] = {3, -1};
   CHECK(pj_tensor_new(2, bad) == NULL);
   int64_t huge[4] = {INT64_MAX / 2, 4, 4, 4};

@@ -56,8 +56,7 @@ static void test_identity_and_half_pixel_shift(void) {
   CHECK_EQ(px(sh, 0, 0, 0), 0);
   CHECK_EQ(px(sh, 0, 0, 1), 1);
   /* Replicate border: column 0 blends src(0) with itself. */
-  pj_warp_opts o;
-  pj_warp_opts_default(&o);
+  pj_warp_opts o = {0};
   o.border = PJ_BORDER_REPLICATE;
   pj_image *rep = pj_warp_perspective(img, half, 20, 6, &o);
   CHECK_EQ(px(rep, 0, 0, 1), 1);
@@ -70,7 +69,7 @@ static void test_identity_and_half_pixel_shift(void) {
   CHECK_EQ(px(out, 3, 3, 0), 7);
   CHECK_EQ(px(out, 3, 3, 2), 9);
   double dbl[9] = {2, 0, 0, 0, 2, 0, 0, 0, 1}; /* out(x) = src(x / 2) */
-  pj_warp_opts_default(&o);
+  o = (pj_warp_opts){0};
   o.interpolation = PJ_INTER_NEAREST;
   pj_image *nn = pj_warp_perspective(img, dbl, 30, 10, &o);
   CHECK_EQ(px(nn, 6, 0, 0), 30);  /* src x = 3 */
@@ -151,8 +150,7 @@ static void test_crop_options(void) {
   float q[8] = {5, 5, 15, 5, 15, 35, 5, 35};
   pj_image *out;
   int32_t st;
-  pj_crop_opts o;
-  pj_crop_opts_default(&o);
+  pj_crop_opts o = {0};
   CHECK_EQ(pj_crop_quads(img, q, 1, &o, &out, &st), PJ_OK);
   CHECK(out->width == 10 && out->height == 30);
   pj_image *plain = out;
@@ -170,19 +168,23 @@ static void test_crop_options(void) {
   CHECK_EQ(pj_crop_quads(img, q, 1, &o, &out, &st), PJ_OK);
   CHECK(out->height == 15 && out->width == 5);
   pj_image_release(out);
-  pj_crop_opts_default(&o);
+  o = (pj_crop_opts){0};
   o.max_crop_pixels = 299;
   CHECK_EQ(pj_crop_quads(img, q, 1, &o, &out, &st), PJ_OK);
   CHECK_EQ(st, PJ_ELIMIT);
   CHECK(out == NULL);
-  pj_crop_opts_default(&o);
+  o = (pj_crop_opts){0};
   o.max_total_pixels = 100;
   CHECK_EQ(pj_crop_quads(img, q, 1, &o, &out, &st), PJ_ELIMIT);
   CHECK_STR_HAS(pj_errmsg(), "max_total_pixels");
-  pj_crop_opts_default(&o);
-  o.max_quads = 0;
-  CHECK_EQ(pj_crop_quads(img, q, 1, &o, &out, &st), PJ_ELIMIT);
-  CHECK_STR_HAS(pj_errmsg(), "max_quads");
+  o = (pj_crop_opts){0};
+  o.max_quads = 1;
+  float q2[16];
+  pj_image *out2[2];
+  int32_t st2[2];
+  memcpy(q2, q, sizeof q), memcpy(q2 + 8, q, sizeof q);
+  CHECK_EQ(pj_crop_quads(img, q2, 2, &o, out2, st2), PJ_ELIMIT);
+  CHECK_STR_HAS(pj_errmsg(), "2 quads exceed max_quads (1)");
   pj_image_release(plain);
   pj_image_release(img);
 }
@@ -292,8 +294,7 @@ static void test_crop_matches_reference(void) {
         float box[8] = {cx, cy, cx + w, cy, cx + w, cy + h, cx, cy + h};
         for (int k = 0; k < 8; k++) q[i * 8 + k] = box[k] + (float)(rnd() % 1000) / 300.f - 1.5f;
       }
-      pj_crop_opts o;
-      pj_crop_opts_default(&o);
+      pj_crop_opts o = {0};
       o.warp.border = replicate ? PJ_BORDER_REPLICATE : PJ_BORDER_CONSTANT;
       const int bv = (int)(rnd() % 256);
       for (int k = 0; k < 4; k++) o.warp.border_value[k] = (uint8_t)bv;

@@ -25,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 6) return 0;
   int32_t w = 1 + data[0] % 96, h = 1 + data[1] % 96, c = 1 + data[2] % 4;
   int32_t n = data[3] % 40;
-  pj_colors_opts o;
-  pj_colors_opts_default(&o);
+  pj_colors_opts o = {0};
   o.bits = 1 + data[4] % 8;
   o.min_alpha = data[5];
   data += 6, size -= 6;

@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (n > 64) n = 64;
   float q[64 * 8];
   memcpy(q, data, (size_t)n * 32);
-  pj_crop_opts o;
-  pj_crop_opts_default(&o);
+  pj_crop_opts o = {0};
   o.warp.border = border ? PJ_BORDER_REPLICATE : PJ_BORDER_CONSTANT;
   o.warp.interpolation = interp ? PJ_INTER_NEAREST : PJ_INTER_LINEAR;
   o.rotate_tall = rotate;
@@ -42,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size >= 72) {
     double m[9];
     memcpy(m, data, sizeof m);
-    pj_warp_opts wo;
-    pj_warp_opts_default(&wo);
+    pj_warp_opts wo = {0};
     wo.max_pixels = 1 << 14;
     wo.border = o.warp.border;
     wo.interpolation = o.warp.interpolation;

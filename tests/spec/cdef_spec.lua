@@ -2,8 +2,9 @@
 -- LuaJIT read structs at the wrong offsets or call with the wrong types.
 local pj = require "pixjit"
 
+-- The copy has no PJ_API markers (the visibility attribute is C's alone).
 local function normalise(s)
-  s = s:gsub("/%*.-%*/", " "):gsub("//[^\n]*", " ")
+  s = s:gsub("/%*.-%*/", " "):gsub("//[^\n]*", " "):gsub("PJ_API ", "")
   return (s:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
 end
 
@@ -29,6 +30,22 @@ describe("FFI declarations", function()
       n = n + 1
     end
     assert.is_true(n >= 30)
+  end)
+
+  it("are exactly what build/libpixjit.so exports", function()
+    local declared, exported = {}, {}
+    for name in normalise(header_section()):gmatch("(pj_[%w_]+)%s*%(") do declared[#declared + 1] = name end
+    local nm = io.popen("nm -D --defined-only build/libpixjit.so 2>/dev/null")
+    for line in nm:lines() do
+      local kind, name = line:match("^%x+ (%a) ([%w_.@]+)$")
+      -- Functions and data the library defines (not _init, _fini, ...).
+      if kind and kind:match("[TDBR]") and not name:match("^_") then exported[#exported + 1] = name end
+    end
+    nm:close()
+    table.sort(declared)
+    table.sort(exported)
+    assert.is_true(#exported > 0, "nm found no symbols in build/libpixjit.so")
+    assert.are.same(declared, exported)
   end)
 
   it("use the same struct layout as the C compiler", function()

@@ -112,14 +112,14 @@ describe("codec arguments", function()
     assert.has_error(function() pj.load("x.png", { chanels = 1 }) end,
       "pixjit.load: unknown option \"chanels\" (known: channels, max_chunk_bytes, max_pixels, max_scans, name)")
     assert.has_error(function() pj.load("x.png", { channels = 7 }) end,
-      "pixjit.load: opts.channels must be 1 to 4, got 7")
+      "pixjit.load: channels must be 0 to 4, got 7")
     assert.has_error(function() pj.decode(42) end, "pixjit.decode: bytes must be a string, got 42")
     assert.has_error(function() pj.decode("not an image", { name = "n.png" }) end,
       "pixjit.decode: n.png: not a PNG or JPEG file")
     assert.has_error(function() img:save("a.gif") end,
       "img:save: a.gif: unknown image extension (use .png, .jpg or .jpeg)")
     assert.has_error(function() img:save("a.jpg", { quality = 101 }) end,
-      "img:save: opts.quality must be 1 to 100, got 101")
+      "img:save: quality must be 1 to 100, got 101")
     assert.has_error(function() img:encode("bmp") end,
       "img:encode: format must be \"png\", \"jpg\" or \"jpeg\", got \"bmp\"")
     assert.has_error(function() pj.load(H.tmp .. "/missing.png") end,

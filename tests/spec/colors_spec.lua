@@ -113,13 +113,14 @@ describe("img:main_colors", function()
   it("checks its arguments", function()
     local img = pj.new(2, 2, 4)
     assert.has_error(function() img:main_colors(-1) end, "img:main_colors: n must be 0 to 16777216, got -1")
-    assert.has_error(function() img:main_colors(3, { bits = 0 }) end, "img:main_colors: opts.bits must be 1 to 8, got 0")
+    assert.has_error(function() img:main_colors(3, { bits = 0 }) end, "img:main_colors: opts.bits must be >= 1, got 0")
+    assert.has_error(function() img:main_colors(3, { bits = 9 }) end, "img:main_colors: bits must be 1 to 8, got 9")
     assert.has_error(function() img:main_colors(3, { min_alpha = 0/0 }) end,
       "img:main_colors: opts.min_alpha must be an integer, got nan")
     assert.has_error(function() img:main_colors(3, { mask = pj.new(2, 2, 3) }) end,
-      "img:main_colors: opts.mask must be a 1-channel 2x2 image, got 2x2 with 3 channels")
+      "img:main_colors: mask must be a 1-channel 2x2 image, got 2x2 with 3 channels")
     assert.has_error(function() img:main_colors(3, { region = { 0, 0, 3, 1 } }) end,
-      "img:main_colors: opts.region w must be 1 to 2, got 3")
+      "img:main_colors: opts.region: w must be 1 to 2, got 3")
     assert.has_error(function() img:main_colors(3, { colour = 1 }) end)
   end)
 end)
