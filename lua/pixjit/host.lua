@@ -1,6 +1,8 @@
 -- pixjit.host: the command line of bin/pixjit.  Flags follow luajit's
 -- (-e, -l, -j, -O, -i, -v, -, --) plus pixjit's own (--batch, --profile,
--- --info, --threads).
+-- --info, --threads).  M.parse turns argv into a plan without side
+-- effects; M.run carries the plan out, every chunk through the host's one
+-- docall (traceback, Ctrl-C, collection after an error).
 local M = {}
 
 local USAGE = [=[
@@ -30,26 +32,148 @@ The module `pixjit` is preloaded as the global `pj`.]=]
 
 local function stderr(...) io.stderr:write(...) end
 
--- The traceback stops at the host's own frames: users see their code only.
-local function errhandler(e)
-  local msg = type(e) == "string" and e or tostring(e)
-  local tb = debug.traceback(msg, 2)
-  return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
+-- The host's docall (src/host/main.c); plain pcall where there is no host.
+local hostlib = package.loaded["pixjit.hostlib"]
+M.docall = hostlib and hostlib.docall or pcall
+
+-- ---- Parsing -----------------------------------------------------------------
+
+-- Flags that take the next argument (or, for the short ones, the rest of
+-- the same argument), and the action each adds.
+local WITH_VALUE = { ["-e"] = "e", ["-l"] = "l", ["-j"] = "j" }
+local BATCH_FLAGS = { ["--input"] = true, ["--output"] = true, ["--shard"] = true }
+local BATCH_SWITCHES = { ["--resume"] = "resume", ["--dry-run"] = "dry_run", ["--quiet"] = "quiet" }
+
+local function parse_shard(v)
+  local k, n = v:match("^(%d+)/(%d+)$")
+  k, n = tonumber(k), tonumber(n)
+  if not k or n < 1 or k < 1 or k > n then return nil, "--shard needs K/N with 1 <= K <= N" end
+  return { k, n }
 end
 
--- Runs fn(...) reporting an error as luajit does; returns true on success.
-local function protected(fn, ...)
-  local ok, err = xpcall(fn, errhandler, ...)
-  if not ok then
-    stderr("pixjit: ", tostring(err), "\n")
-    return false
-  end
-  return true
+local function parse_sample(v)
+  local ms = tonumber(v)
+  if not ms or ms < 1 or ms % 1 ~= 0 then return nil, "--profile-sample needs a whole number of milliseconds" end
+  return ms
 end
+
+-- One pixjit flag at argv[i] into plan p; returns the index of the last
+-- argument it used, or nil and a message.
+local function parse_flag(argv, i, p)
+  local a = argv[i]
+  local key = a:match("^(%-%-[%w-]+)=") -- --flag=value
+  local inline = key and a:sub(#key + 2)
+  if key then a = key end
+  local function need()
+    if inline then return inline end
+    if argv[i + 1] == nil then return nil end
+    i = i + 1
+    return argv[i]
+  end
+  local v
+  if a == "--info" then p.actions[#p.actions + 1] = { "info" }; return i
+  elseif BATCH_SWITCHES[a] then p.batch = p.batch or {}; p.batch[BATCH_SWITCHES[a]] = true; return i
+  elseif a == "--profile" then p.profile = p.profile or "lines"; return i
+  elseif a == "--profile-sample" then
+    p.profile = "sample"
+    if inline then
+      local ms, err = parse_sample(inline)
+      if not ms then return nil, err end
+      p.sample_ms = ms
+    end
+    return i
+  elseif a == "--batch-worker" then
+    p.worker = { need(), need(), need() }
+    if p.worker[3] == nil then return nil, "option '--batch-worker' needs 3 arguments" end
+    return i
+  elseif a ~= "--threads" and a ~= "--batch" and a ~= "--profile-out" and not BATCH_FLAGS[a] then
+    return nil, "unknown option '" .. argv[i] .. "'\n" .. USAGE
+  end
+  v = need()
+  if v == nil then return nil, "option '" .. a .. "' needs an argument" end
+  if a == "--threads" then p.actions[#p.actions + 1] = { "threads", v }
+  elseif a == "--batch" then p.batch = p.batch or {}; p.batch.job = v
+  elseif a == "--profile-out" then p.profile_out = v; p.profile = p.profile or "lines"
+  else
+    p.batch = p.batch or {}
+    if a == "--input" then p.batch.inputs = p.batch.inputs or {}; table.insert(p.batch.inputs, v)
+    elseif a == "--output" then p.batch.output = v
+    else
+      local shard, err = parse_shard(v)
+      if not shard then return nil, err end
+      p.batch.shard = shard
+    end
+  end
+  return i
+end
+
+-- argv[i] into plan p: the index of the next argument to read, "stop"
+-- when the script (or the end of options) is reached, or nil and a
+-- message.
+local function parse_arg(argv, i, p)
+  local a = argv[i]
+  local short = a:sub(1, 2)
+  if a == "--" then p.script = argv[i + 1] and i + 1 or nil; return "stop"
+  elseif a == "-" then p.script = i; return "stop"
+  elseif a == "--help" or a == "-h" then p.help = true
+  elseif a == "-v" or a == "--version" then p.version = true
+  elseif a == "-i" then p.interactive = true
+  elseif WITH_VALUE[short] then
+    local v = #a > 2 and a:sub(3) or argv[i + 1]
+    if #a == 2 then i = i + 1 end
+    if v == nil then return nil, "option '" .. a .. "' needs an argument" end
+    p.actions[#p.actions + 1] = { WITH_VALUE[short], v }
+  elseif short == "-O" then p.actions[#p.actions + 1] = { "O", a:sub(3) }
+  elseif short == "--" then
+    local last, err = parse_flag(argv, i, p)
+    if not last then return nil, err end
+    i = last
+  elseif a:sub(1, 1) == "-" then return nil, "unknown option '" .. a .. "'\n" .. USAGE
+  else p.script = i; return "stop" end
+  return i + 1
+end
+
+-- argv (argv[0] the program) -> plan, or nil and a message.  A plan holds
+-- actions (in order), the script's index, and the modes asked for.
+function M.parse(argv)
+  local p = { actions = {} }
+  local i = 1
+  while i <= #argv do
+    local nxt, err = parse_arg(argv, i, p)
+    if not nxt then return nil, err end
+    if nxt == "stop" then break end
+    i = nxt
+  end
+  if p.batch and not p.batch.job then
+    return nil, "--input, --output, --shard, --resume, --dry-run and --quiet need --batch JOB"
+  end
+  for _, act in ipairs(p.actions) do
+    if act[1] == "threads" then
+      local t = tonumber(act[2])
+      if not t or t < 1 or t % 1 ~= 0 then
+        return nil, "--threads needs a positive integer, got '" .. tostring(act[2]) .. "'"
+      end
+      act[2] = t
+      if p.batch then p.batch.threads = t end
+    end
+  end
+  return p
+end
+
+-- ---- Running -----------------------------------------------------------------
+
+-- Runs fn(...) through docall; an error is reported as luajit does.
+-- Returns true on success.
+local function protected(fn, ...)
+  local ok, err = M.docall(fn, ...)
+  if not ok then stderr("pixjit: ", tostring(err), "\n") end
+  return ok
+end
+M.protected = protected
 
 local function dojit(cmd)
   local name, opt = cmd:match("^([%w_]+)=?(.*)$")
-  if not name then error("invalid -j option '" .. cmd .. "'", 0) end
+  if not name then require("pixjit.core").raise("invalid -j option '" .. cmd .. "'", 0) end
   if name == "on" or name == "off" or name == "flush" then
     jit[name]()
     return
@@ -66,10 +190,7 @@ local function doopt(spec)
 end
 
 local function load_script(path)
-  if path == "-" then
-    local code = io.stdin:read("*a")
-    return loadstring(code, "=stdin")
-  end
+  if path == "-" then return loadstring(io.stdin:read("*a"), "=stdin") end
   return loadfile(path)
 end
 
@@ -83,162 +204,92 @@ os.exit = function(code, close)
   return raw_exit(code, close)
 end
 
-function M.main(argv)
-  local i, n = 1, #argv
-  local actions = {}
-  local interactive, show_version, script_index = false, false, nil
-  local profile, profile_out, sample_ms = nil, nil, nil
-  local batch = nil
-  local function need(flag)
-    if i + 1 > n then error("option '" .. flag .. "' needs an argument", 0) end
-    i = i + 1
-    return argv[i]
-  end
-  while i <= n do
-    local a = argv[i]
-    if a == "--" then i = i + 1; script_index = i <= n and i or nil; break
-    elseif a == "-" then script_index = i; break
-    elseif a == "--help" or a == "-h" then io.write(USAGE, "\n"); return 0
-    elseif a == "-v" or a == "--version" then show_version = true
-    elseif a == "-i" then interactive = true
-    elseif a == "-e" then actions[#actions + 1] = { "e", need(a) }
-    elseif a:sub(1, 2) == "-e" then actions[#actions + 1] = { "e", a:sub(3) }
-    elseif a == "-l" then actions[#actions + 1] = { "l", need(a) }
-    elseif a:sub(1, 2) == "-l" then actions[#actions + 1] = { "l", a:sub(3) }
-    elseif a == "-j" then actions[#actions + 1] = { "j", need(a) }
-    elseif a:sub(1, 2) == "-j" then actions[#actions + 1] = { "j", a:sub(3) }
-    elseif a:sub(1, 2) == "-O" then actions[#actions + 1] = { "O", a:sub(3) }
-    elseif a == "--threads" then actions[#actions + 1] = { "threads", need(a) }
-    elseif a:match("^%-%-threads=") then actions[#actions + 1] = { "threads", a:match("=(.*)") }
-    elseif a == "--info" then actions[#actions + 1] = { "info" }
-    elseif a == "--batch-worker" then
-      -- Internal: a batch worker process (see pixjit.batch).
-      local job, out, threads = need(a), need(a), need(a)
-      _G.pj = require "pixjit"
-      local code
-      if not protected(function() code = require("pixjit.batch").worker(job, out, threads) end) then return 1 end
-      return code
-    elseif a == "--batch" then batch = batch or {}; batch.job = need(a)
-    elseif a == "--input" then batch = batch or {}; batch.inputs = batch.inputs or {}; table.insert(batch.inputs, need(a))
-    elseif a == "--output" then batch = batch or {}; batch.output = need(a)
-    elseif a == "--shard" then
-      batch = batch or {}
-      local k, n = need(a):match("^(%d+)/(%d+)$")
-      k, n = tonumber(k), tonumber(n)
-      if not k or n < 1 or k < 1 or k > n then stderr("pixjit: --shard needs K/N with 1 <= K <= N\n"); return 1 end
-      batch.shard = { k, n }
-    elseif a == "--resume" then batch = batch or {}; batch.resume = true
-    elseif a == "--dry-run" then batch = batch or {}; batch.dry_run = true
-    elseif a == "--quiet" then batch = batch or {}; batch.quiet = true
-    elseif a == "--profile" then profile = profile or "lines"
-    elseif a == "--profile-sample" then profile = "sample"
-    elseif a:match("^%-%-profile%-sample=") then
-      profile, sample_ms = "sample", tonumber(a:match("=(.*)"))
-      if not sample_ms or sample_ms < 1 or sample_ms % 1 ~= 0 then
-        stderr("pixjit: --profile-sample needs a whole number of milliseconds\n")
-        return 1
-      end
-    elseif a == "--profile-out" then profile_out = need(a); profile = profile or "lines"
-    elseif a:sub(1, 1) == "-" then
-      stderr("pixjit: unknown option '", a, "'\n", USAGE, "\n")
-      return 1
-    else script_index = i; break end
-    i = i + 1
-  end
+local ACTIONS = {
+  e = function(v)
+    local fn, err = loadstring(v, "=(command line)")
+    if not fn then stderr("pixjit: ", err, "\n"); return false end
+    return protected(fn)
+  end,
+  l = function(v) return protected(function() _G[v] = require(v) end) end,
+  j = function(v) return protected(dojit, v) end,
+  O = function(v) return protected(doopt, v) end,
+  threads = function(v) _G.pj.threads(v); return true end,
+  info = function() return protected(function() require("pixjit.info").print() end) end,
+}
 
+-- The script's chunk under the profiler the plan names; returns success.
+local function run_profiled(p, fn, source, args)
+  local prof = require "pixjit.profile"
+  local out = io.stdout
+  if p.profile_out then
+    local err
+    out, err = io.open(p.profile_out, "w")
+    if not out then stderr("pixjit: --profile-out: ", err, "\n"); return false end
+  end
+  local run = p.profile == "sample" and prof.run_sampled or prof.run_lines
+  local res = { run(fn, source, out, { call = M.docall, ms = p.sample_ms }, unpack(args, 1, args.n)) }
+  if out ~= io.stdout then out:close() end
+  if not res[1] then stderr("pixjit: ", tostring(res[2]), "\n") end
+  return res[1]
+end
+
+-- The script named at argv[p.script], with its arguments.
+local function run_script(p, argv)
+  local path = argv[p.script]
+  local fn, err = load_script(path)
+  if not fn then
+    stderr("pixjit: ", err or ("cannot read " .. path), "\n")
+    return false
+  end
+  local args = { n = #argv - p.script }
+  for k = 1, args.n do args[k] = argv[p.script + k] end
+  if p.profile then
+    return run_profiled(p, fn, path == "-" and "=stdin" or "@" .. path, args)
+  end
+  return protected(fn, unpack(args, 1, args.n))
+end
+
+-- Carries out plan p for argv; returns the exit status.
+function M.run(p, argv)
+  if p.help then io.write(USAGE, "\n"); return 0 end
   -- arg as in luajit: arg[0] the script, arg[1..] its arguments, negative
   -- indices the interpreter and options.
-  local arg = {}
-  local base = script_index or (n + 1)
-  for k = 0, n do arg[k - base] = argv[k] end
+  local arg, base = {}, p.script or (#argv + 1)
+  for k = 0, #argv do arg[k - base] = argv[k] end
   _G.arg = arg
-
-  if show_version then
-    io.write("pixjit ", require("pixjit").version, " (", jit.version, ")\n")
-  end
   _G.pj = require "pixjit"
-
-  for _, act in ipairs(actions) do
-    local kind, v = act[1], act[2]
-    local ok
-    if kind == "e" then
-      ok = protected(function()
-        local fn, err = loadstring(v, "=(command line)")
-        if not fn then error(err, 0) end
-        return fn()
-      end)
-    elseif kind == "l" then
-      ok = protected(function() _G[v] = require(v) end)
-    elseif kind == "j" then
-      ok = protected(dojit, v)
-    elseif kind == "O" then
-      ok = protected(doopt, v)
-    elseif kind == "threads" then
-      local t = tonumber(v)
-      if not t or t < 1 or t % 1 ~= 0 then
-        stderr("pixjit: --threads needs a positive integer, got '", tostring(v), "'\n")
-        return 1
-      end
-      pj.threads(t)
-      ok = true
-    elseif kind == "info" then
-      ok = protected(function() require("pixjit.info").print() end)
-    end
-    if not ok then return 1 end
-  end
-
-  if batch then
-    if not batch.job then stderr("pixjit: --input, --output, --shard, --resume, --dry-run and --quiet need --batch JOB\n"); return 1 end
-    for _, act in ipairs(actions) do
-      if act[1] == "threads" then batch.threads = tonumber(act[2]) end
-    end
+  if p.worker then
     local code
-    if not protected(function() code = require("pixjit.batch").run(batch) end) then return 1 end
+    if not protected(function() code = require("pixjit.batch").worker(unpack(p.worker)) end) then return 1 end
     return code
   end
-  local ran_something = #actions > 0 or show_version
-  if script_index then
-    local path = argv[script_index]
-    local fn, err = load_script(path)
-    if not fn then
-      stderr("pixjit: ", err or ("cannot read " .. path), "\n")
-      return 1
-    end
-    local args = {}
-    for k = 1, #arg do args[k] = arg[k] end
-    if profile then
-      local prof = require "pixjit.profile"
-      local out = io.stdout
-      if profile_out then
-        local err
-        out, err = io.open(profile_out, "w")
-        if not out then stderr("pixjit: --profile-out: ", err, "\n"); return 1 end
-      end
-      local source = path == "-" and "=stdin" or "@" .. path
-      local ok = protected(function()
-        local res
-        if profile == "sample" then
-          res = { prof.run_sampled(fn, source, out, sample_ms, unpack(args, 1, #arg)) }
-        else
-          res = { prof.run_lines(fn, source, out, unpack(args, 1, #arg)) }
-        end
-        if not res[1] then error(res[2], 0) end
-      end)
-      if out ~= io.stdout then out:close() end
-      if not ok then return 1 end
-    elseif not protected(fn, unpack(args, 1, #arg)) then return 1 end
-  elseif not ran_something or interactive then
+  if p.version then io.write("pixjit ", _G.pj.version, " (", jit.version, ")\n") end
+  for _, act in ipairs(p.actions) do
+    if not ACTIONS[act[1]](act[2]) then return 1 end
+  end
+  if p.batch then
+    local code
+    if not protected(function() code = require("pixjit.batch").run(p.batch) end) then return 1 end
+    return code
+  end
+  if p.script then
+    if not run_script(p, argv) then return 1 end
+    if p.interactive then return require("pixjit.repl").run() end
+  elseif p.interactive or (#p.actions == 0 and not p.version) then
     local repl = require "pixjit.repl"
-    if interactive or repl.stdin_is_tty() then
-      return repl.run()
-    end
+    if p.interactive or repl.stdin_is_tty() then return repl.run() end
     local fn, err = load_script("-")
     if not fn then stderr("pixjit: ", err, "\n"); return 1 end
     if not protected(fn) then return 1 end
   end
-  if interactive and script_index then return require("pixjit.repl").run() end
   io.stdout:flush()
   return 0
+end
+
+function M.main(argv)
+  local p, err = M.parse(argv)
+  if not p then stderr("pixjit: ", err, "\n"); return 1 end
+  return M.run(p, argv)
 end
 
 return M

@@ -25,18 +25,17 @@ extern const char *rl_readline_name;
 extern int rl_completion_append_character;
 void free(void *p);
 char *strdup(const char *s);
-void pixjit_host_interruptible(int mode);
-int pixjit_host_take_sigint(void);
 ]]
 
 local C = ffi.C
 
+-- The host's C side (src/host/main.c): docall and Ctrl-C at the prompt;
+-- without it (plain luajit) the prompt reads plain lines.
+local hostlib = package.loaded["pixjit.hostlib"]
+local docall = require("pixjit.host").docall
+
 function M.stdin_is_tty()
   return sys.isatty(0)
-end
-
-local function in_host()
-  return pcall(function() return C.pixjit_host_interruptible end)
 end
 
 -- ---- Completion --------------------------------------------------------------
@@ -150,16 +149,9 @@ end
 -- the interpreter (jit.off without recursion); functions it defines, and
 -- everything in modules and kernels, are still compiled, so pj.timeit of
 -- a function defined at the prompt measures JIT speed.
-local function evaluate(fn, host)
-  if host then
-    jit.off(fn)
-    C.pixjit_host_interruptible(1)
-  end
-  local res = { xpcall(fn, function(e)
-    local tb = debug.traceback(tostring(e), 2)
-    return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
-  end) }
-  if host then C.pixjit_host_interruptible(0) end
+local function evaluate(fn)
+  jit.off(fn)
+  local res = { docall(fn) }
   local n = table.maxn(res)
   if res[1] then
     print_results(res, n)
@@ -169,9 +161,30 @@ local function evaluate(fn, host)
   io.stdout:flush()
 end
 
+-- One line from the terminal through libedit, or nil at end of input;
+-- false when Ctrl-C dropped the line.
+local function read_tty(prompt)
+  hostlib.prompt(true)
+  local p = C.readline(prompt)
+  hostlib.prompt(false)
+  if hostlib.take_sigint() then
+    if p ~= nil then C.free(p) end
+    io.write("\n")
+    return false
+  end
+  if p == nil then
+    io.write("\n")
+    return nil
+  end
+  local line = ffi.string(p)
+  C.free(p)
+  if line:match("%S") then C.add_history(line) end
+  return line
+end
+
 function M.run()
   local tty = M.stdin_is_tty()
-  local host = in_host()
+  local host = hostlib ~= nil
   local history
   if tty and host then
     history = setup_readline()
@@ -182,22 +195,12 @@ function M.run()
   while true do
     local line
     if tty and host then
-      C.pixjit_host_interruptible(2)
-      local p = C.readline(buffer and ">> " or "pj> ")
-      C.pixjit_host_interruptible(0)
-      if C.pixjit_host_take_sigint() == 1 then
-        if p ~= nil then C.free(p) end
-        io.write("\n")
+      line = read_tty(buffer and ">> " or "pj> ")
+      if line == nil then break end
+      if line == false then
         buffer = nil
         goto continue
       end
-      if p == nil then
-        io.write("\n")
-        break
-      end
-      line = ffi.string(p)
-      C.free(p)
-      if line:match("%S") then C.add_history(line) end
     else
       if tty then io.write(buffer and ">> " or "pj> "); io.flush() end
       line = io.read("*l")
@@ -211,7 +214,7 @@ function M.run()
       if not fn then
         io.stderr:write(err, "\n")
       else
-        evaluate(fn, host)
+        evaluate(fn)
       end
     end
     ::continue::

@@ -1,10 +1,11 @@
 /*
  * main.c - bin/pixjit: embeds LuaJIT and hands the command line to the Lua
  * side of the host (lua/pixjit/host.lua), which parses flags and runs
- * scripts, the REPL, batch jobs and the profiler.
+ * scripts, the REPL, batch jobs and the profiler, each through docall.
  *
- * All Lua work runs under one protected call with a traceback handler, so
- * an error anywhere ends in a message and an exit status, never an abort.
+ * The host itself runs under one protected call with the same traceback
+ * handler, so an error anywhere ends in a message and an exit status,
+ * never an abort.
  */
 #include "pixjit.h"
 
@@ -54,13 +55,16 @@ static void lua_dir(char *out, size_t size) {
   if (snprintf(out, size, "%s/../lua", exe) >= (int)size) snprintf(out, size, "lua");
 }
 
-/* ---- Ctrl-C --------------------------------------------------------------
- * While the REPL evaluates a line, SIGINT sets a hook that raises an error
- * at the next Lua instruction, returning to the prompt instead of killing
- * the session (the approach of luajit.c). */
+/* ---- docall --------------------------------------------------------------
+ * Every chunk the host runs (scripts, -e, -l, the REPL's lines, profiled
+ * scripts, batch jobs) goes through docall, as in luajit.c: a traceback
+ * that stops at the caller's frame, Ctrl-C turned into an "interrupted"
+ * error at the next Lua instruction, and a full collection after an error
+ * so the images of a failed computation are freed at once. */
 
 static lua_State *host_L;
 static volatile sig_atomic_t sigint_seen;
+static int docall_depth = -1; /* stack levels below the innermost docall */
 
 static void interrupted_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
@@ -81,35 +85,102 @@ static void on_sigint_prompt(int sig) {
   sigint_seen = 1;
 }
 
-/* Called through the FFI by lua/pixjit/repl.lua: mode 1 around each
- * evaluation, 2 while reading a line, 0 to restore the default. */
-void pixjit_host_interruptible(int mode);
-void pixjit_host_interruptible(int mode) {
+static void set_sigint(void (*handler)(int)) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sigemptyset(&sa.sa_mask);
-  sa.sa_handler = mode == 1 ? on_sigint : mode == 2 ? on_sigint_prompt : SIG_DFL;
+  sa.sa_handler = handler;
   sigaction(SIGINT, &sa, NULL);
-  if (mode != 1 && host_L) lua_sethook(host_L, NULL, 0, 0);
 }
 
-/* Whether Ctrl-C was pressed at the prompt since the last call. */
-int pixjit_host_take_sigint(void);
-int pixjit_host_take_sigint(void) {
-  int seen = sigint_seen;
-  sigint_seen = 0;
-  return seen;
+static int stack_depth(lua_State *L) {
+  lua_Debug ar;
+  int n = 0;
+  while (lua_getstack(L, n, &ar)) n++;
+  return n;
 }
 
+/* Error handler: the message and the frames between the error and the
+ * docall that ran the chunk, in luaL_traceback's layout. */
 static int traceback(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) return 1;
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
-  luaL_traceback(L, L, msg, 1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, msg);
+  luaL_addstring(&b, "\nstack traceback:");
+  int last = docall_depth >= 0 ? stack_depth(L) - docall_depth : INT_MAX;
+  lua_Debug ar;
+  for (int level = 1; level < last && lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Snl", &ar);
+    lua_pushfstring(L, "\n\t%s:", ar.short_src);
+    luaL_addvalue(&b);
+    if (ar.currentline > 0) {
+      lua_pushfstring(L, "%d:", ar.currentline);
+      luaL_addvalue(&b);
+    }
+    if (*ar.namewhat)
+      lua_pushfstring(L, " in function '%s'", ar.name);
+    else if (*ar.what == 'm')
+      lua_pushliteral(L, " in main chunk");
+    else if (*ar.what == 'C')
+      lua_pushliteral(L, " ?");
+    else
+      lua_pushfstring(L, " in function <%s:%d>", ar.short_src, ar.linedefined);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
   return 1;
 }
+
+/* docall(fn, ...) -> true, results... | false, message with traceback */
+static int l_docall(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - 1;
+  lua_pushcfunction(L, traceback);
+  lua_insert(L, 1);
+  int saved = docall_depth;
+  docall_depth = stack_depth(L);
+  struct sigaction old;
+  sigaction(SIGINT, NULL, &old);
+  set_sigint(on_sigint);
+  int status = lua_pcall(L, nargs, LUA_MULTRET, 1);
+  sigaction(SIGINT, &old, NULL);
+  /* A Ctrl-C that came after the last instruction leaves its hook armed;
+   * other hooks (a profiler's) are the caller's. */
+  if (lua_gethook(L) == interrupted_hook) lua_sethook(L, NULL, 0, 0);
+  docall_depth = saved;
+  lua_remove(L, 1);
+  if (status != 0) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
+/* prompt(on): while on, Ctrl-C interrupts the line being read. */
+static int l_prompt(lua_State *L) {
+  set_sigint(lua_toboolean(L, 1) ? on_sigint_prompt : SIG_DFL);
+  return 0;
+}
+
+/* take_sigint() -> whether Ctrl-C was pressed at the prompt since the last
+ * call. */
+static int l_take_sigint(lua_State *L) {
+  lua_pushboolean(L, sigint_seen);
+  sigint_seen = 0;
+  return 1;
+}
+
+static const luaL_Reg hostlib[] = {
+    {"docall", l_docall}, {"prompt", l_prompt}, {"take_sigint", l_take_sigint}, {NULL, NULL}};
 
 static int run_host(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
@@ -125,7 +196,12 @@ static int run_host(lua_State *L) {
   lua_pop(L, 1);
   lua_pushstring(L, dir);
   lua_setfield(L, -2, "pixjit_lua_dir");
-  lua_pop(L, 1);
+  /* package.loaded["pixjit.hostlib"]: the functions above. */
+  lua_getfield(L, -1, "loaded");
+  lua_newtable(L);
+  luaL_register(L, NULL, hostlib);
+  lua_setfield(L, -2, "pixjit.hostlib");
+  lua_pop(L, 2);
 
   lua_getglobal(L, "require");
   lua_pushliteral(L, "pixjit.host");
