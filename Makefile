@@ -1,6 +1,9 @@
-# pixjit build.  `make` builds bin/pixjit and build/libpixjit.so; `make test`
-# runs the C tests and the busted specs; `make check` repeats them under
-# AddressSanitizer + UBSan and valgrind; `make bench` runs the benchmarks.
+# pixjit build.  `make` builds bin/pixjit and build/libpixjit.so and installs
+# nothing; `make deps` installs the Debian packages the build and tests need,
+# and `make test`, `make demo`, `make check`, `make bench` and `make fuzz`
+# run it first.  `make test` runs the C tests and the busted specs; `make
+# check` repeats them under AddressSanitizer + UBSan and valgrind; `make
+# bench` runs the benchmarks.
 
 CC ?= gcc
 BUILD ?= build
@@ -10,8 +13,10 @@ PKGS := luajit libpng libjpeg libedit
 # exactly as OpenCV's does (REFERENCE.md section 2).
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
+# -fvisibility=hidden: the library exports only what include/pixjit.h marks
+# PJ_API.
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
-	-fno-fast-math -fno-math-errno -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
+	-fno-fast-math -fno-math-errno -fvisibility=hidden -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm
 # libedit is used only through the FFI (the REPL), so it must not be
@@ -32,29 +37,29 @@ HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all deps test check asan valgrind bench demo clean fuzz
 
-all: $(BUILD)/.deps $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
+all: $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
+
+# Installs the missing Debian packages (through sudo when not root).  The
+# targets that need them run it, then build in a fresh make, whose
+# pkg-config flags see what was just installed.
+deps:
+	@scripts/deps.sh test
 
 # `make fuzz FUZZ_SECONDS=N`: every libFuzzer target for N seconds (clang).
 FUZZ_SECONDS ?= 60
-fuzz: all
+fuzz:
 	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory all
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
-
-# Installs missing Debian packages once per build directory.
-$(BUILD)/.deps: scripts/deps.sh
-	@mkdir -p $(BUILD)
-	@scripts/deps.sh test
-	@touch $@
-deps: $(BUILD)/.deps
 
 # Row loops of the resize and pack kernels are written for the vectoriser.
 $(BUILD)/obj/resize.o $(BUILD)/obj/tensor.o: OPT_EXTRA = -O3
 
-$(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile | $(BUILD)/.deps
+$(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(OPT_EXTRA) -c $< -o $@
 
-$(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h Makefile $(wildcard src/host/*.h) | $(BUILD)/.deps
+$(BUILD)/obj/host/%.o: src/host/%.c include/pixjit.h Makefile $(wildcard src/host/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -79,7 +84,8 @@ $(BUILD)/fuzz-replay/quads: tests/fuzz/fuzz_quads.c tests/fuzz/replay.c $(CORE_O
 	$(CC) $(ALL_CFLAGS) -DPIXJIT_LUA_DIR='"$(CURDIR)/lua"' -Wl,--export-dynamic -o $@ $< \
 		tests/fuzz/replay.c $(CORE_OBJ) $(HOST_LDLIBS) $(LDLIBS)
 
-test: all
+test: deps
+	@$(MAKE) --no-print-directory all
 	@PIXJIT=$(HOST_BIN) BUILD=$(BUILD) tests/run.sh
 
 # AddressSanitizer + UBSan + LeakSanitizer over the whole suite, then
@@ -87,17 +93,20 @@ test: all
 check: asan valgrind
 # A 32 MiB quarantine (default 256) keeps the soak tests' RSS checks
 # meaningful under ASan while still catching use after free.
-asan: all
+asan: deps
 	ASAN_OPTIONS=quarantine_size_mb=32:detect_leaks=1 $(MAKE) BUILD=build/asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
-valgrind: all
+valgrind: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/valgrind.sh
 
-bench: all
+bench:
 	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 clean:

@@ -100,6 +100,16 @@ describe("bin/pixjit", function()
     assert.are.equal("3\n", out)
   end)
 
+  it("builds with plain make without installing anything", function()
+    -- A dry run of a fresh build directory lists every command `make` would
+    -- run; none of them may install packages.
+    local out, rc = H.sh("make -n BUILD=" .. H.tmp .. "/dry-build all")
+    assert.are.equal(0, rc, out)
+    assert.matches("libpixjit.so", out)
+    assert.is_nil(out:find("deps.sh", 1, true), out)
+    assert.is_nil(out:find("apt-get", 1, true), out)
+  end)
+
   it("lets plain luajit use the module through build/libpixjit.so", function()
     local out, rc = H.sh("LUA_PATH='lua/?.lua;lua/?/init.lua;;' luajit -e " ..
       "'local pj = require \"pixjit\"; print(pj.new(3, 2, 1).height)'")
