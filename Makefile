@@ -18,7 +18,7 @@ CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
 	-fno-fast-math -fno-math-errno -fvisibility=hidden -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS = $(shell pkg-config --libs libpng libjpeg 2>/dev/null || echo -lpng16 -ljpeg) -lm
+LDLIBS = $(shell pkg-config --libs libpng libjpeg libdeflate 2>/dev/null || echo -lpng16 -ljpeg -ldeflate) -lm
 # libedit is used only through the FFI (the REPL), so it must not be
 # dropped by --as-needed.
 HOST_LDLIBS = $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1) \
@@ -32,7 +32,7 @@ TEST_SRC := $(wildcard tests/c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # Fuzz targets also built as replay programs over their regression corpus.
 REPLAY_BIN := $(BUILD)/fuzz-replay/decode $(BUILD)/fuzz-replay/crop \
-	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads
+	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads $(BUILD)/fuzz-replay/pngdiff
 HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all deps test check asan valgrind bench demo clean fuzz
@@ -77,7 +77,7 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(CORE_OBJ)
 
 $(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay.c $(CORE_OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< tests/fuzz/replay.c $(CORE_OBJ) $(LDLIBS)
 
 $(BUILD)/fuzz-replay/quads: tests/fuzz/fuzz_quads.c tests/fuzz/replay.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -12,7 +12,7 @@ data=${PIXJIT_DATA:-../shared/data}
 flags=(-g -O1 -std=c11 -D_DEFAULT_SOURCE -ffp-contract=off -fno-math-errno -fopenmp -Iinclude -Isrc
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        $(pkg-config --cflags libpng luajit))
-libs=($(pkg-config --libs libpng libjpeg) -lm)
+libs=($(pkg-config --libs libpng libjpeg libdeflate) -lm)
 
 build() { # name source [extra flags...]
   local name=$1 src=$2
@@ -23,6 +23,7 @@ echo "building fuzz targets with clang"
 build decode tests/fuzz/fuzz_decode.c
 build crop tests/fuzz/fuzz_crop.c
 build colors tests/fuzz/fuzz_colors.c
+build pngdiff tests/fuzz/fuzz_pngdiff.c
 build quads tests/fuzz/fuzz_quads.c -DPIXJIT_LUA_DIR="\"$PWD/lua\"" -Wl,--export-dynamic \
   $(pkg-config --libs luajit)
 
@@ -56,6 +57,7 @@ run() { # name target regressions-dir [libFuzzer flags] seeds...
   fi
 }
 run png decode png "$out/seeds/png"
+run pngdiff pngdiff pngdiff "$out/seeds/png"
 run jpeg decode jpeg "$out/seeds/jpeg"
 run crop crop crop "$out/seeds/bytes"
 run colors colors colors "$out/seeds/bytes"

@@ -1,5 +1,7 @@
 /*
- * png.c - PNG decode and encode through libpng.
+ * png.c - PNG decoding through libpng, for every file pixjit's own decoder
+ * (png_read.c) declines: other depths and colour types, interlacing, and
+ * anything broken, whose error libpng words.
  *
  * libpng reports errors by longjmp; the jump never leaves this file.  For
  * untrusted files the reader is locked down: every ancillary chunk the
@@ -129,48 +131,4 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts) {
   png_destroy_read_struct(&png, &info, NULL);
   free(rows);
   return img;
-}
-
-/* ---- Encoding ----------------------------------------------------------- */
-
-static void write_mem(png_structp png, png_bytep p, size_t n) {
-  pj_bytes *b = png_get_io_ptr(png);
-  if (!pj_bytes_append(b, p, n)) png_error(png, "out of memory");
-}
-
-static void flush_mem(png_structp png) { (void)png; }
-
-int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size) {
-  static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
-                              PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
-  png_ctx ctx = {0};
-  pj_bytes bytes = {0};
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx,
-                                            on_error, on_warning);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  if (!info) {
-    png_destroy_write_struct(&png, NULL);
-    return pj_fail(PJ_ENOMEM, "out of memory");
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    free(bytes.data);
-    return pj_fail(bytes.failed ? PJ_ENOMEM : PJ_EIO, "PNG encode: %s", ctx.msg);
-  }
-  png_set_write_fn(png, &bytes, write_mem, flush_mem);
-  png_set_compression_level(png, level);
-  /* libpng's adaptive filtering tries every filter on every row, which
-   * costs more than zlib at fast levels; SUB alone keeps most of the gain. */
-  if (level <= 3) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
-  png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
-               types[img->channels], PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int32_t y = 0; y < img->height; y++)
-    png_write_row(png, img->data + (size_t)y * img->stride);
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  *out = bytes.data;
-  *size = bytes.size;
-  return PJ_OK;
 }

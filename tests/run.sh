@@ -58,6 +58,7 @@ replay() { # name binary dirs...
   tally "$name" "$tmp/$name.out" "$rc"
 }
 replay fuzz-decode "$BUILD/fuzz-replay/decode" tests/fuzz/regressions/png tests/fuzz/regressions/jpeg "${data_dirs[@]}"
+replay fuzz-pngdiff "$BUILD/fuzz-replay/pngdiff" tests/fuzz/regressions/pngdiff tests/fuzz/regressions/png "${data_dirs[@]}"
 replay fuzz-crop "$BUILD/fuzz-replay/crop" tests/fuzz/regressions/crop
 replay fuzz-colors "$BUILD/fuzz-replay/colors" tests/fuzz/regressions/colors
 replay fuzz-quads "$BUILD/fuzz-replay/quads" tests/fuzz/regressions/quads tests/fuzz/seeds/quads
@@ -79,7 +80,7 @@ rerun() {
 # The kernels' portable code paths, which a machine with AVX2 never takes
 # otherwise, against the same expectations; and the warp's AVX2 path,
 # which an AVX-512 machine never takes otherwise.
-for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/test_warp; do
+for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/test_warp "$BUILD"/tests/test_png; do
   rerun all "$t" "no SIMD"
 done
 rerun avx512vl "$BUILD/tests/test_warp" "AVX2 only"
