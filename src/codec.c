@@ -28,16 +28,41 @@ static int decode_opts(const pj_decode_opts *opts, pj_decode_opts *o) {
     return pj_fail(PJ_EARG, "channels must be 0 to 4, got %d", o->channels);
   if (o->max_pixels < 0 || o->max_scans < 0 || o->max_chunk_bytes < 0)
     return pj_fail(PJ_EARG, "limits must be positive");
+  if (o->shrink == 0) o->shrink = 1;
+  if (o->shrink != 1 && o->shrink != 2 && o->shrink != 4 && o->shrink != 8)
+    return pj_fail(PJ_EARG, "shrink must be 1, 2, 4 or 8, got %d", o->shrink);
   return PJ_OK;
+}
+
+/* img reduced to ceil(w / k) x ceil(h / k) by area averaging, for the
+ * formats that cannot decode at a reduced size themselves.  Takes img. */
+static pj_image *shrink_image(pj_image *img, int k) {
+  if (!img || k <= 1) return img;
+  pj_image *small = pj_image_resize(img, (img->width + k - 1) / k, (img->height + k - 1) / k,
+                                    PJ_INTER_AREA);
+  pj_image_release(img);
+  return small;
 }
 
 /* Detects the format from the first bytes, decodes, converts channels. */
 static pj_image *decode(pj_source *src, const uint8_t *head, size_t nhead,
                         const pj_decode_opts *o) {
   pj_image *img;
+  bool declined;
   switch (pj_detect_format(head, nhead)) {
-  case PJ_FMT_PNG: img = pj_png_read(src, o); break;
-  case PJ_FMT_JPEG: img = pj_jpeg_read(src, o); break;
+  case PJ_FMT_PNG:
+    img = pj_png_read_fast(src, o, &declined);
+    if (declined) {
+      /* Not a layout the fast decoder takes, or something is wrong with
+       * the file: libpng reads it from the start. */
+      if (src->fp && fseek(src->fp, 0, SEEK_SET) != 0)
+        return pj_fail_null(PJ_EIO, "%s: %s", src->name, strerror(errno));
+      src->pos = 0;
+      img = pj_png_read(src, o);
+    }
+    img = shrink_image(img, o->shrink);
+    break;
+  case PJ_FMT_JPEG: img = pj_jpeg_read(src, o); break; /* shrinks itself */
   default:
     return pj_fail_null(PJ_EFORMAT, "%s: not a PNG or JPEG file", src->name);
   }
@@ -142,38 +167,4 @@ static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out
   int rc = pj_jpeg_write(flat, o.quality, o.progressive, out, size);
   pj_image_release(flat);
   return rc;
-}
-
-static int format_of_path(const char *path) {
-  const char *dot = strrchr(path, '.');
-  const char *slash = strrchr(path, '/');
-  if (!dot || (slash && dot < slash)) return PJ_FMT_UNKNOWN;
-  if (strcasecmp(dot, ".png") == 0) return PJ_FMT_PNG;
-  if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return PJ_FMT_JPEG;
-  return PJ_FMT_UNKNOWN;
-}
-
-int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts) {
-  if (!path) return pj_fail(PJ_EARG, "NULL path");
-  pj_encode_opts o = opts ? *opts : (pj_encode_opts){0};
-  if (o.format == PJ_FMT_UNKNOWN) o.format = format_of_path(path);
-  if (o.format == PJ_FMT_UNKNOWN)
-    return pj_fail(PJ_EARG, "%s: unknown image extension (use .png, .jpg or .jpeg)", path);
-  uint8_t *data = NULL;
-  size_t size = 0;
-  int rc = pj_encode(img, &o, &data, &size);
-  /* The file's name belongs to failures of the file, not of the options. */
-  if (rc) return rc == PJ_EARG ? rc : pj_fail_prefix(path);
-  FILE *fp = fopen(path, "wb");
-  if (!fp) {
-    free(data);
-    return pj_fail(PJ_EIO, "%s: %s", path, strerror(errno));
-  }
-  size_t wrote = fwrite(data, 1, size, fp);
-  free(data);
-  int err = ferror(fp) ? errno : 0;
-  if (fclose(fp) != 0 && !err) err = errno;
-  if (wrote != size || err)
-    return pj_fail(PJ_EIO, "%s: write failed: %s", path, strerror(err ? err : EIO));
-  return PJ_OK;
 }

@@ -12,11 +12,21 @@
 /* Per thread, so a failure on one OpenMP worker or batch thread never
  * overwrites another caller's message. */
 static _Thread_local char errbuf[1024];
-static _Thread_local int errcode;
+static _Thread_local int errcode, errnum;
 
 static void vrecord(int code, const char *fmt, va_list ap) {
   errcode = code;
+  errnum = 0;
   vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+}
+
+int pj_fail_errno(int code, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vrecord(code, fmt, ap);
+  va_end(ap);
+  errnum = err;
+  return code;
 }
 
 int pj_fail(int code, const char *fmt, ...) {
@@ -53,6 +63,8 @@ const char *pj_errmsg(void) { return errbuf; }
 
 int pj_errcode(void) { return errcode; }
 
+int pj_errno(void) { return errnum; }
+
 /* ---- Per-item reasons -----------------------------------------------------
  * The failed items of the last per-item call, in ascending index order,
  * each with its message packed into one text block.  Only failures take
@@ -61,6 +73,7 @@ int pj_errcode(void) { return errcode; }
 
 typedef struct item_err {
   int32_t idx;    /* the failed item */
+  int err;        /* the OS error number behind it, or 0 */
   size_t off;     /* where its message starts in text */
 } item_err;
 
@@ -99,7 +112,7 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size) {
   return true;
 }
 
-void pj_item_fail(int32_t i, const char *fmt, ...) {
+static void item_record(int32_t i, int err, const char *fmt, va_list ap) {
   if (!items) {
     pthread_once(&items_once, items_key_init);
     items = calloc(1, sizeof *items);
@@ -108,10 +121,7 @@ void pj_item_fail(int32_t i, const char *fmt, ...) {
   }
   item_errs *e = items;
   char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
   int len = vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   if (len < 0) return;
   size_t m = (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1;
   /* Out of memory drops the message; the caller still has the status. */
@@ -120,19 +130,44 @@ void pj_item_fail(int32_t i, const char *fmt, ...) {
     return;
   memcpy(e->text + e->len, msg, m);
   e->text[e->len + m] = '\0';
-  e->e[e->n++] = (item_err){i, e->len};
+  e->e[e->n++] = (item_err){i, err, e->len};
   e->len += m + 1;
 }
 
-const char *pj_item_errmsg(int32_t i) {
+void pj_item_fail(int32_t i, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  item_record(i, 0, fmt, ap);
+  va_end(ap);
+}
+
+void pj_item_fail_errno(int32_t i, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  item_record(i, err, fmt, ap);
+  va_end(ap);
+}
+
+/* Item i's entry, or NULL when it did not fail. */
+static const item_err *item_find(int32_t i) {
   const item_errs *e = items;
-  if (!e) return "";
+  if (!e) return NULL;
   size_t lo = 0, hi = e->n;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     if (e->e[mid].idx < i) lo = mid + 1; else hi = mid;
   }
-  return lo < e->n && e->e[lo].idx == i ? e->text + e->e[lo].off : "";
+  return lo < e->n && e->e[lo].idx == i ? &e->e[lo] : NULL;
+}
+
+const char *pj_item_errmsg(int32_t i) {
+  const item_err *x = item_find(i);
+  return x ? items->text + x->off : "";
+}
+
+int pj_item_errno(int32_t i) {
+  const item_err *x = item_find(i);
+  return x ? x->err : 0;
 }
 
 const char *pj_version(void) { return PJ_VERSION; }

@@ -14,6 +14,10 @@
  * callers can write `return pj_fail(PJ_EARG, "...")`. */
 int pj_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* pj_fail that also records the OS error number behind the failure, for
+ * pj_errno(). */
+int pj_fail_errno(int code, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* pj_fail for functions returning a pointer: records and returns NULL. */
 void *pj_fail_null(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -27,6 +31,11 @@ int pj_fail_prefix(const char *prefix);
  * message per failed item in ascending item order. */
 void pj_items_reset(void);
 void pj_item_fail(int32_t i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pj_item_fail_errno(int32_t i, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* PJ_FMT_* from a path's extension (PJ_FMT_UNKNOWN when none fits). */
+int pj_format_of_path(const char *path);
 
 /* Checks w x h x c against max_pixels (<= 0: default) and the int32 stride
  * without overflowing; on success stores the tight row size in *stride. */
@@ -85,12 +94,39 @@ typedef struct pj_source {
 
 /* Codecs; opts is already defaulted (no zero fields but channels). */
 pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts);
+/* pixjit's own PNG decoder (png_read.c) for the common layouts.  NULL with
+ * *declined set means "not for this decoder": the source must be rewound
+ * and given to pj_png_read, whose outcome is the file's.  NULL without it
+ * is a failure with its message recorded. */
+pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *opts, bool *declined);
 pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts);
 /* Encoders; on success *out is a malloc'd block of *size bytes (caller
  * frees).  img has 1-4 channels for PNG, 1 or 3 for JPEG. */
 int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size);
 int pj_jpeg_write(const pj_image *img, int quality, int progressive,
                   uint8_t **out, size_t *size);
+
+/* PNG filter types, and the row filters of png_filter.c.  Rows are n
+ * bytes with bpp bytes a pixel; prev is the row above (zeros above the
+ * first).  Unfiltering: out from in, which may be the same row.  Reads
+ * may pass a row's end by up to 3 bytes, so buffers keep that slack. */
+enum { PJ_PNG_NONE = 0, PJ_PNG_SUB, PJ_PNG_UP, PJ_PNG_AVG, PJ_PNG_PAETH };
+void pj_png_unfilter_row(int type, uint8_t *out, const uint8_t *in, const uint8_t *prev,
+                         size_t n, int bpp);
+/* Every row of an image: raw holds h rows of 1 + n bytes (type byte
+ * first); row y goes to out + y * stride (out = raw + 1 and stride =
+ * n + 1 unfilter in place).  threads > 1 spreads rows over threads as a
+ * wavefront.  False on a type byte over 4 (nothing is written then) or
+ * out of memory. */
+bool pj_png_unfilter(const uint8_t *raw, size_t n, int32_t h, uint8_t *out, size_t stride,
+                     int bpp, int threads);
+void pj_png_filter_row(int type, uint8_t *out, const uint8_t *row, const uint8_t *prev, size_t n,
+                       int bpp);
+/* Filters row with each type in the `types` bit set (1 << PJ_PNG_*) and
+ * keeps in out the one with the smallest sum of magnitudes; scratch holds
+ * n bytes.  Returns the type chosen. */
+int pj_png_filter_best(uint8_t *out, uint8_t *scratch, const uint8_t *row, const uint8_t *prev,
+                       size_t n, int bpp, unsigned types);
 
 /* Growable byte buffer used by the encoders. */
 typedef struct pj_bytes {

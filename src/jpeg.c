@@ -63,6 +63,31 @@ static void cmyk_row_to_rgb(const uint8_t *s, uint8_t *d, int32_t w,
   }
 }
 
+/* After the header: output colour space, DCT scaling, limits.  The
+ * output size (output_width x output_height, channels *c) is known when
+ * it returns; failures record their message and return the code, and
+ * libjpeg's own errors jump out through ctx as everywhere here. */
+static int setup(j_decompress_ptr cinfo, const char *name, const pj_decode_opts *opts, int *c,
+                 bool *is_cmyk) {
+  *is_cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+  *c = cinfo->num_components == 1 ? 1 : 3;
+  if (cinfo->num_components != 1 && cinfo->num_components != 3 && !*is_cmyk)
+    return pj_fail(PJ_EUNSUPPORTED, "%s: JPEG with %d components", name, cinfo->num_components);
+  cinfo->out_color_space = *c == 1 ? JCS_GRAYSCALE : *is_cmyk ? JCS_CMYK : JCS_RGB;
+  /* shrink: the IDCT at 1/k, as cv2.imread's IMREAD_REDUCED_* modes ask
+   * libjpeg for (ceil(w / k) x ceil(h / k)); nothing else changes. */
+  if (opts->shrink > 1) cinfo->scale_num = 1, cinfo->scale_denom = (unsigned)opts->shrink;
+  jpeg_calc_output_dimensions(cinfo);
+  if (pj_check_dims(cinfo->output_width, cinfo->output_height, *c, opts->max_pixels, NULL))
+    return pj_fail_prefix(name);
+  /* Working memory in proportion to the image: a progressive decode keeps
+   * every coefficient (2 bytes a sample, padded to whole blocks). */
+  cinfo->mem->max_memory_to_use =
+      (long)((((size_t)cinfo->image_width + 16) * ((size_t)cinfo->image_height + 16) *
+              cinfo->num_components * 2) * 2 + (64u << 20));
+  return PJ_OK;
+}
+
 pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts) {
   struct jpeg_decompress_struct cinfo;
   jpeg_ctx ctx;
@@ -91,40 +116,25 @@ pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts) {
   else
     jpeg_mem_src(&cinfo, src->data, (unsigned long)src->size);
   jpeg_read_header(&cinfo, TRUE);
-
-  int32_t w = (int32_t)cinfo.image_width, h = (int32_t)cinfo.image_height;
-  bool is_cmyk = cinfo.jpeg_color_space == JCS_CMYK ||
-                 cinfo.jpeg_color_space == JCS_YCCK;
-  int c = cinfo.num_components == 1 ? 1 : 3;
-  int32_t stride;
-  if (pj_check_dims(cinfo.image_width, cinfo.image_height, c, opts->max_pixels,
-                    &stride)) {
-    ctx.code = pj_fail_prefix(src->name);
+  int c;
+  bool is_cmyk;
+  int rc = setup(&cinfo, src->name, opts, &c, &is_cmyk);
+  if (rc) {
+    ctx.code = rc; /* the message is recorded already */
     longjmp(ctx.jump, 1);
   }
-  if (cinfo.num_components != 1 && cinfo.num_components != 3 && !is_cmyk) {
-    ctx.code = pj_fail(PJ_EUNSUPPORTED, "%s: JPEG with %d components",
-                       src->name, cinfo.num_components);
-    longjmp(ctx.jump, 1);
-  }
-  cinfo.out_color_space = c == 1 ? JCS_GRAYSCALE : is_cmyk ? JCS_CMYK : JCS_RGB;
-  /* Working memory in proportion to the image: a progressive decode keeps
-   * every coefficient (2 bytes a sample, padded to whole blocks). */
-  cinfo.mem->max_memory_to_use =
-      (long)((((size_t)w + 16) * ((size_t)h + 16) * cinfo.num_components * 2) * 2 +
-             (64u << 20));
   jpeg_start_decompress(&cinfo);
 
+  const int32_t w = (int32_t)cinfo.output_width, h = (int32_t)cinfo.output_height;
   img = pj_image_alloc(w, h, c);
   if (is_cmyk && img) cmyk = malloc((size_t)w * 4);
   if (!img || (is_cmyk && !cmyk)) {
-    ctx.code = pj_fail(PJ_ENOMEM, "%s: out of memory for a %dx%d image",
-                       src->name, w, h);
+    ctx.code = pj_fail(PJ_ENOMEM, "%s: out of memory for a %dx%d image", src->name, w, h);
     longjmp(ctx.jump, 1);
   }
-  bool inverted = cinfo.saw_Adobe_marker;
+  const bool inverted = cinfo.saw_Adobe_marker;
   while (cinfo.output_scanline < cinfo.output_height) {
-    uint8_t *row = img->data + (size_t)cinfo.output_scanline * stride;
+    uint8_t *row = img->data + (size_t)cinfo.output_scanline * img->stride;
     JSAMPROW target = is_cmyk ? cmyk : row;
     jpeg_read_scanlines(&cinfo, &target, 1);
     if (is_cmyk) cmyk_row_to_rgb(cmyk, row, w, inverted);

@@ -64,6 +64,12 @@ typedef struct pj_decode_opts {
   int32_t max_scans;        /* JPEG scans allowed; 0: PJ_DEFAULT_MAX_SCANS */
   int64_t max_pixels;       /* 0: PJ_DEFAULT_MAX_PIXELS */
   int64_t max_chunk_bytes;  /* largest PNG chunk buffered; 0: 8 MiB */
+  int32_t shrink;           /* 2, 4 or 8: decode at 1/k of the size,
+                               ceil(w / k) x ceil(h / k) (JPEG through
+                               libjpeg's DCT scaling, as cv2.imread's
+                               IMREAD_REDUCED_*; other formats by area
+                               averaging after the decode); 0 or 1: full */
+  int32_t reserved;
 } pj_decode_opts;
 
 /* PNG compression for "no compression" (zlib level 0), since 0 is the
@@ -77,6 +83,9 @@ typedef struct pj_encode_opts {
                                PJ_COMPRESSION_NONE: stored */
   int32_t quality;          /* JPEG quality 1-100; 0: 90 */
   int32_t progressive;      /* JPEG: nonzero writes a progressive file */
+  int32_t direct;           /* pj_save_all: nonzero writes straight to each
+                               final name (for files in a directory that is
+                               itself renamed into place afterwards) */
 } pj_encode_opts;
 
 /* One entry of a colour count: packed 0xRRGGBB and how many pixels have it. */
@@ -190,12 +199,17 @@ const char *pj_version(void);
 const char *pj_errmsg(void);
 /* Code of the last failure on the calling thread (PJ_OK if none yet). */
 int pj_errcode(void);
+/* The OS error number (errno) behind that failure when it was one (a file
+ * that could not be opened or written: ENOSPC, EROFS, ...), else 0. */
+int pj_errno(void);
 /* Short fixed description of a status code; static. */
 const char *pj_strerror(int code);
 /* Why item i (0-based) of the last per-item call on the calling thread
- * (pj_crop_quads) failed; "" when it did not.  Static per thread, valid
- * until the next per-item call on that thread. */
+ * (pj_crop_quads, pj_save_all) failed; "" when it did not.  Static per
+ * thread, valid until the next per-item call on that thread.
+ * pj_item_errno(i) is the OS error number behind it, or 0. */
 const char *pj_item_errmsg(int32_t i);
+int pj_item_errno(int32_t i);
 /* Bytes of pixel memory currently allocated by all images in the process. */
 int64_t pj_mem_live(void);
 /* Threads used by kernels; pj_threads_set(0) restores the automatic choice
@@ -262,6 +276,16 @@ int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
 /* Writes img to path; the format comes from opts->format or, when that is
  * PJ_FMT_UNKNOWN, the extension (.png, .jpg, .jpeg).  JPEG drops alpha. */
 int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
+/* Encodes and writes n images at once, spread over the kernel threads:
+ * imgs[i] to paths[i], the format from each path's extension (or
+ * opts->format).  Each file is written under a temporary name beside it
+ * and renamed when complete, so no partial file is ever visible under its
+ * final name (unless opts->direct).  status[i] receives PJ_OK or the
+ * reason image i failed, with its message in pj_item_errmsg(i).  Returns
+ * PJ_OK when the call itself ran (options are checked before any file is
+ * made), even if some images failed. */
+int pj_save_all(const pj_image *const *imgs, const char *const *paths, int32_t n,
+                       const pj_encode_opts *opts, int32_t *status);
 /* Frees memory returned by pj_encode. */
 void pj_free(void *p);
 

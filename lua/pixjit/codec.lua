@@ -14,7 +14,7 @@ local M = {}
 -- ---- Decoding -------------------------------------------------------------------
 
 local DECODE_OPTS = { channels = true, max_pixels = true, max_scans = true,
-                      max_chunk_bytes = true, name = true }
+                      max_chunk_bytes = true, name = true, shrink = true }
 
 local function decode_opts(f, opts)
   opts = core.opts(f, opts, DECODE_OPTS)
@@ -25,6 +25,7 @@ local function decode_opts(f, opts)
   if opts.max_chunk_bytes ~= nil then
     o.max_chunk_bytes = count(f, "opts.max_chunk_bytes", opts.max_chunk_bytes)
   end
+  if opts.shrink ~= nil then o.shrink = count(f, "opts.shrink", opts.shrink) end
   return o, opts
 end
 
@@ -143,6 +144,51 @@ function M.save(img, path, opts)
   end
   if C.pj_save(img, path, encode_opts(f, opts)) ~= 0 then core.fail(f) end
   return img
+end
+
+local SAVE_ALL_OPTS = { quality = true, compression = true, progressive = true, format = true,
+                       atomic = true }
+
+-- pj.save_all(images, paths [, opts]) -> n_ok, errors
+-- Encodes and writes every image at once, spread over the kernel threads,
+-- the format from each path's extension.  Each file is written under a
+-- temporary name beside it and renamed when complete, so no partial file
+-- is ever visible under its final name (opts.atomic = false writes
+-- straight to the names, for a directory that is renamed afterwards).
+-- errors[i] says why image i failed, errors.n counts them, and
+-- errors.errno[i] is the OS error number behind a failed write.  opts:
+-- quality, compression, progressive, format (as img:save), atomic.
+function M.save_all(images, paths, opts)
+  local f = "pixjit.save_all"
+  if type(images) ~= "table" then core.raise(f .. ": images must be a table of images, got " .. core.describe(images)) end
+  if type(paths) ~= "table" then core.raise(f .. ": paths must be a table of strings, got " .. core.describe(paths)) end
+  local n = #images
+  if #paths ~= n then core.raise(string.format("%s: %d images but %d paths", f, n, #paths)) end
+  opts = core.opts(f, opts, SAVE_ALL_OPTS)
+  local imgs = ffi.new("const pj_image *[?]", math.max(n, 1))
+  local names = ffi.new("const char *[?]", math.max(n, 1))
+  for i = 1, n do
+    imgs[i - 1] = core.image(f, "images[" .. i .. "]", images[i])
+    names[i - 1] = core.str(f, "paths[" .. i .. "]", paths[i])
+  end
+  local eopts = {}
+  for k in pairs(SAVE_OPTS) do eopts[k] = opts[k] end
+  local o = encode_opts(f, eopts)
+  if opts.atomic == false then o.direct = 1 end
+  local status = ffi.new("int32_t[?]", math.max(n, 1))
+  -- paths stays referenced through this call, so the C strings live.
+  if C.pj_save_all(imgs, names, n, o, status) ~= 0 then core.fail(f) end
+  local errors, ok = { n = 0, errno = {} }, 0
+  for i = 0, n - 1 do
+    if status[i] == 0 then
+      ok = ok + 1
+    else
+      errors[i + 1] = ffi.string(C.pj_item_errmsg(i))
+      errors.errno[i + 1] = C.pj_item_errno(i) ~= 0 and C.pj_item_errno(i) or nil
+      errors.n = errors.n + 1
+    end
+  end
+  return ok, errors
 end
 
 -- img:encode(fmt [, opts]) -> string holding the encoded file.

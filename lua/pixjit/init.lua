@@ -49,7 +49,7 @@ pj.image_methods = methods -- extension point: add methods to every image
 
 pj.new = image.new
 pj.is_image = core.is_image
-pj.load, pj.decode = codec.load, codec.decode
+pj.load, pj.decode, pj.save_all = codec.load, codec.decode, codec.save_all
 pj.palette, pj.hex = colors.palette, colors.hex
 pj.perspective = warp.perspective
 pj.read_quads, pj.parse_quads = quads.read, quads.parse
