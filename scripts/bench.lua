@@ -2,12 +2,29 @@
 -- from, measured in the same run on the same files, medians of repeated
 -- runs, ratios printed.  References that cannot run here (no python3-opencv,
 -- no libopencv-dev) are reported as skipped.
--- usage: bin/pixjit scripts/bench.lua [data_dir]
+-- usage: bin/pixjit scripts/bench.lua [--only SECTION,...] [--label TEXT] [data_dir]
+-- sections: pixel, colors, crop, pack, batch, codec
 local ffi = require "ffi"
 local pj = require "pixjit"
 
-local data = arg[1] or os.getenv("PIXJIT_DATA") or "../shared/data"
+local only, label, data = nil, nil, nil
+do
+  local i = 1
+  while arg[i] do
+    if arg[i] == "--only" then
+      only = {}
+      for name in arg[i + 1]:gmatch("[^,]+") do only[name] = true end
+      i = i + 2
+    elseif arg[i] == "--label" then
+      label, i = arg[i + 1], i + 2
+    else
+      data, i = arg[i], i + 1
+    end
+  end
+end
+data = data or os.getenv("PIXJIT_DATA") or "../shared/data"
 local REPS = tonumber(os.getenv("BENCH_REPS") or 21)
+local function wanted(name) return not only or only[name] end
 
 ffi.cdef [[
 typedef struct pj_rusage { long t[4]; long maxrss; long rest[13]; } pj_rusage;
@@ -40,21 +57,24 @@ local function exists(path)
 end
 
 local have_cv2 = sh("/usr/bin/python3 -c 'import cv2, numpy; print(1)'") ~= nil
-print(string.format("pixjit %s bench on %d CPUs (threads default %d); medians of %d runs",
-                    pj.version, tonumber(sh("nproc") or "0") or 0, pj.threads(), REPS))
+print(string.format("pixjit %s bench on %d CPUs (threads default %d); medians of %d runs%s",
+                    pj.version, tonumber(sh("nproc") or "0") or 0, pj.threads(), REPS,
+                    label and " -- " .. label or ""))
 if not have_cv2 then print("note: python3-opencv/numpy not available: reference columns skipped") end
 if not exists(data .. "/logo_rgba.png") then
   print("note: " .. data .. " is absent: only the pixel-loop benchmark runs")
 end
 
 -- 1. Pixel loop in Lua vs C.
-print()
-io.stdout:flush()
-os.execute(arg[-1] .. " scripts/bench_pixel_loop.lua")
+if wanted("pixel") then
+  print()
+  io.stdout:flush()
+  os.execute(arg[-1] .. " scripts/bench_pixel_loop.lua")
+end
 
 -- 2. Main colours.
 local logo = data .. "/logo_rgba.png"
-if exists(logo) then
+if wanted("colors") and exists(logo) then
   print("\nmain colours, " .. logo .. " (N = 6)")
   local img = pj.load(logo)
   local results = {}
@@ -82,14 +102,14 @@ if exists(logo) then
                         ref.full.naive, ref.full.fast, ref.full.faster))
     print(string.format("  ratio count vs fastest NumPy: %.1fx at 1 thread, %.1fx at 2 threads (target >= 25x)",
                         best / results[1], best / results[2]))
-    print(string.format("  ratio load+count+palette vs fastest NumPy: %.2fx (target >= 3x)", best_full / full))
+    print(string.format("  ratio load+count+palette vs fastest NumPy: %.2fx (target >= 4x)", best_full / full))
     print(string.format("  peak RSS: pixjit process %.0f MB, NumPy process %.0f MB", peak_rss_mb(), ref.peak_rss_mb))
   end
 end
 
 -- 3. Perspective crop of the 1,491 word quads.
 local page, qpath = data .. "/page_warped.png", data .. "/page_warped.quads.json"
-if exists(page) then
+if wanted("crop") and exists(page) then
   print("\nperspective crop, " .. page .. " with its quads")
   local img = pj.load(page)
   local quads = pj.read_quads(qpath)
@@ -139,7 +159,7 @@ if exists(page) then
 end
 
 -- 4. Crops to a model batch: crop + resize + normalise + pack.
-if exists(page) then
+if wanted("pack") and exists(page) then
   print("\ncrop + resize to height 32 (width <= 320) + normalise + pack, " .. page)
   local img = pj.load(page)
   local quads = pj.read_quads(qpath)
@@ -170,7 +190,7 @@ if exists(page) then
 end
 
 -- 5. A batch job over a directory: images per second.
-do
+if wanted("batch") then
   local dir, out = "build/bench/stickers", "build/bench/batch_out"
   os.execute("rm -rf " .. dir .. " " .. out .. " build/bench/batch_ref_out && mkdir -p " .. dir)
   os.execute(arg[-1] .. " scripts/make_samples.lua build/bench/sample >/dev/null")
@@ -208,6 +228,64 @@ do
     end
   else
     line = line .. "; Python reference skipped (python3-opencv not available)"
+  end
+  print(line)
+end
+
+-- 6. Codecs: PNG decode, saving crops, the load -> crop -> files pipeline,
+-- JPEG shrink-on-load.
+if wanted("codec") and exists(page) then
+  -- /dev/shm is a tmpfs on Linux; elsewhere the "tmpfs" figures are disk.
+  local tmpfs = exists("/dev/shm") and "/dev/shm/pixjit-bench" or "build/bench/tmpfs"
+  local disk = "build/bench/disk"
+  os.execute("mkdir -p " .. tmpfs .. " " .. disk)
+  print("\ncodecs (" .. pj.threads() .. " threads; saves to " .. tmpfs .. " and to " .. disk .. ")")
+  local ref = have_cv2 and sh(string.format("/usr/bin/python3 scripts/bench/codec_ref.py %s %s %s %d",
+                                             data, disk, tmpfs, math.max(7, math.floor(REPS / 2))))
+  ref = ref and require("cjson").decode(ref)
+  for _, name in ipairs { "page.png", "page_warped.png", "logo_rgba.png" } do
+    local f = data .. "/" .. name
+    local ms = median(function() pj.load(f):free() end)
+    local line = string.format("  PNG decode %-16s %7.2f ms", name, ms)
+    if ref then line = line .. string.format("; cv2.imread %7.2f ms -> %.2fx (target >= 3x)", ref.decode[name], ref.decode[name] / ms) end
+    print(line)
+  end
+  local img = pj.load(page)
+  local quads = pj.read_quads(qpath)
+  local crops = img:crop_quads(quads)
+  local function paths_in(dir)
+    local p = {}
+    for i = 1, #crops do p[i] = string.format("%s/%04d.png", dir, i) end
+    return p
+  end
+  local tpaths = paths_in(tmpfs .. "/pj_crops")
+  os.execute("rm -rf " .. tmpfs .. "/pj_crops && mkdir -p " .. tmpfs .. "/pj_crops")
+  local save = median(function() pj.save_all(crops, tpaths) end)
+  local bytes = 0
+  for _, p in ipairs(tpaths) do local fh = io.open(p, "rb"); bytes = bytes + fh:seek("end"); fh:close() end
+  local line = string.format("  pj.save_all of %d crops to tmpfs %7.2f ms, %d bytes", #crops, save, bytes)
+  if ref then
+    line = line .. string.format("; cv2.imwrite loop %7.2f ms, %d bytes -> %.2fx, %.0f%% of its bytes (target >= 3x, <= 100%%)",
+                                 ref.save, ref.save_bytes, ref.save / save, 100 * bytes / ref.save_bytes)
+  end
+  print(line)
+  local dpaths = paths_in(disk .. "/pj_pipeline")
+  local pipe = median(function()
+    os.execute("rm -rf " .. disk .. "/pj_pipeline && mkdir -p " .. disk .. "/pj_pipeline")
+    local im = pj.load(page)
+    local cs = im:crop_quads(pj.read_quads(qpath))
+    pj.save_all(cs, dpaths)
+  end)
+  line = string.format("  load + crop + save every crop to disk %7.2f ms", pipe)
+  if ref then line = line .. string.format("; the Python loop %7.2f ms -> %.2fx (target >= 2x)", ref.pipeline, ref.pipeline / pipe) end
+  print(line)
+  local jpg = data .. "/page.jpg"
+  local full = median(function() pj.load(jpg):free() end)
+  local s4 = median(function() pj.load(jpg, { shrink = 4 }):free() end)
+  line = string.format("  page.jpg full %6.2f ms, shrink 4 %6.2f ms -> %.2fx (target >= 2x)", full, s4, full / s4)
+  if ref then
+    line = line .. string.format("; cv2 full %6.2f ms (%.2fx shrink 4), IMREAD_REDUCED_COLOR_4 %6.2f ms", ref.jpeg.full,
+                                 ref.jpeg.full / s4, ref.jpeg.reduced4)
   end
   print(line)
 end

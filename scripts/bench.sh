@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 if ! scripts/deps.sh bench; then
   echo "note: could not install the reference packages; their columns will be skipped"
 fi
-exec bin/pixjit scripts/bench.lua "$@"
+bin/pixjit scripts/bench.lua "$@" || exit 1
+# The vector paths an AVX2-only CPU takes, on this machine: the sections
+# whose kernels have AVX-512 code, again with it turned off.
+if grep -q avx512vl /proc/cpuinfo 2>/dev/null; then
+  echo
+  PIXJIT_CPU_DISABLE=avx512vl bin/pixjit scripts/bench.lua --only codec --label "PIXJIT_CPU_DISABLE=avx512vl" "$@"
+fi

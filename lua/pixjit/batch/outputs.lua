@@ -51,6 +51,24 @@ function M.write_text(ctx, path, text)
   end)
 end
 
+-- Encodes and writes images to paths at once (pj.save_all: every file
+-- written under a temporary name and renamed); records the paths in ctx.
+-- The first failure fails the step, with the OS error number behind it.
+function M.save_images(ctx, imgs, paths, opts)
+  local made = {}
+  for _, p in ipairs(paths) do
+    local dir = p:match("^(.*)/[^/]+$")
+    if dir and not made[dir] then made[dir] = true; pj.mkdir(dir) end
+  end
+  local _, errors = pj.save_all(imgs, paths, opts)
+  for i, p in ipairs(paths) do
+    if errors[i] then
+      core.raise(errors[i], 0)
+    end
+    ctx.outputs[#ctx.outputs + 1] = p
+  end
+end
+
 -- The output path of a step: its `name` template (or the default) under
 -- the output directory, with `fields` (default: the input's).
 function M.path(ctx, name, default, fields)

@@ -46,10 +46,8 @@ function STEPS.palette(ctx, step)
 end
 
 function STEPS.save(ctx, step)
-  local img = image_of(ctx, step)
-  outputs.write_atomic(ctx, outputs.path(ctx, step.name, "{stem}.png"), function(tmp)
-    img:save(tmp, { quality = step.quality, compression = step.compression })
-  end)
+  outputs.save_images(ctx, { image_of(ctx, step) }, { outputs.path(ctx, step.name, "{stem}.png") },
+                      { quality = step.quality, compression = step.compression })
 end
 
 function STEPS.crop_quads(ctx, step)
@@ -60,13 +58,15 @@ function STEPS.crop_quads(ctx, step)
 end
 
 function STEPS.save_crops(ctx, step)
+  local imgs, paths = {}, {}
   for i, crop in ipairs(need(ctx.values.crops, "save_crops needs crop_quads first")) do
     if crop then
       local fields = setmetatable({ index = i }, { __index = ctx.fields })
-      local path = outputs.path(ctx, step.name, "{stem}/{index:04}.png", fields)
-      outputs.write_atomic(ctx, path, function(tmp) crop:save(tmp, { compression = step.compression or 1 }) end)
+      imgs[#imgs + 1] = crop
+      paths[#paths + 1] = outputs.path(ctx, step.name, "{stem}/{index:04}.png", fields)
     end
   end
+  outputs.save_images(ctx, imgs, paths, { quality = step.quality, compression = step.compression })
 end
 
 function STEPS.resize(ctx, step)
