@@ -52,8 +52,10 @@ fuzz:
 	@$(MAKE) --no-print-directory all
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
-# Row loops of the resize and pack kernels are written for the vectoriser.
-$(BUILD)/obj/resize.o $(BUILD)/obj/tensor.o: OPT_EXTRA = -O3
+# Row loops of the resize, pack, filter and threshold kernels are written for the
+# vectoriser.
+$(BUILD)/obj/resize.o $(BUILD)/obj/tensor.o $(BUILD)/obj/filter.o $(BUILD)/obj/morph.o \
+	$(BUILD)/obj/threshold.o: OPT_EXTRA = -O3
 
 $(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile
 	@mkdir -p $(dir $@)

@@ -55,7 +55,8 @@ enum {
   PJ_DEFAULT_MAX_CROP_PIXELS = 16777216,   /* one crop of pj_crop_quads */
   PJ_DEFAULT_MAX_QUADS = 1000000,          /* quads of one pj_crop_quads */
   PJ_DEFAULT_MAX_BATCH_MB = 4096,          /* tensor of one pj_pack */
-  PJ_MAX_COLORS = 16777216                 /* entries pj_main_colors returns */
+  PJ_MAX_COLORS = 16777216,                /* entries pj_main_colors returns */
+  PJ_MAX_KERNEL = 4095                     /* width or height of a filter kernel */
 };
 
 /* ---- Status codes ------------------------------------------------------ */
@@ -74,7 +75,18 @@ enum {
 
 enum { PJ_FMT_UNKNOWN = 0, PJ_FMT_PNG = 1, PJ_FMT_JPEG = 2 };
 enum { PJ_INTER_LINEAR = 0, PJ_INTER_NEAREST = 1, PJ_INTER_AREA = 2 };
-enum { PJ_BORDER_CONSTANT = 0, PJ_BORDER_REPLICATE = 1 };
+/* Border modes, numbered as cv2.BORDER_*: the warps take CONSTANT or
+ * REPLICATE; the filters reflect (REFLECT_101) as cv2's default does. */
+enum { PJ_BORDER_CONSTANT = 0, PJ_BORDER_REPLICATE = 1, PJ_BORDER_REFLECT_101 = 4 };
+/* pj_image_flip: a bit set, so both are PJ_FLIP_BOTH. */
+enum { PJ_FLIP_HORIZONTAL = 1, PJ_FLIP_VERTICAL = 2, PJ_FLIP_BOTH = 3 };
+/* pj_image_threshold types (cv2.THRESH_*); PJ_THRESH_OTSU is or-ed in. */
+enum {
+  PJ_THRESH_BINARY = 0, PJ_THRESH_BINARY_INV = 1, PJ_THRESH_TRUNC = 2, PJ_THRESH_TOZERO = 3,
+  PJ_THRESH_TOZERO_INV = 4, PJ_THRESH_OTSU = 8
+};
+/* pj_image_adaptive_threshold methods (cv2.ADAPTIVE_THRESH_*). */
+enum { PJ_ADAPTIVE_MEAN = 0, PJ_ADAPTIVE_GAUSSIAN = 1 };
 
 /* ---- Types ------------------------------------------------------------- */
 
@@ -219,6 +231,9 @@ typedef struct pj_cpu_info {
 enum {
   PJ_KERNEL_DECODE = 0, PJ_KERNEL_ENCODE, PJ_KERNEL_CONVERT, PJ_KERNEL_MAIN_COLORS,
   PJ_KERNEL_PALETTE, PJ_KERNEL_WARP, PJ_KERNEL_CROP, PJ_KERNEL_RESIZE, PJ_KERNEL_PACK,
+  PJ_KERNEL_SWAP_RB, PJ_KERNEL_PAD, PJ_KERNEL_FLIP, PJ_KERNEL_ROT90, PJ_KERNEL_INVERT,
+  PJ_KERNEL_THRESHOLD, PJ_KERNEL_ADAPTIVE_THRESHOLD, PJ_KERNEL_BLUR, PJ_KERNEL_GAUSSIAN_BLUR,
+  PJ_KERNEL_DILATE, PJ_KERNEL_ERODE,
   PJ_KERNEL_COUNT
 };
 
@@ -278,14 +293,20 @@ PJ_API pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y,
                                int32_t w, int32_t h);
 /* Deep copy with a tight stride.  New reference. */
 PJ_API pj_image *pj_image_clone(const pj_image *img);
-/* Copy converted to `channels` (1-4): gray uses OpenCV's BT.601 fixed-point
- * weights, added alpha is 255, dropped alpha is discarded.  New reference. */
+/* Copy converted to `channels` (1-4): gray is OpenCV 4's RGB2GRAY (BT.601
+ * weights in 15-bit fixed point), added alpha is 255, dropped alpha is
+ * discarded.  New reference. */
 PJ_API pj_image *pj_image_convert(const pj_image *img, int32_t channels);
 /* Drops the buffer reference and zeroes the fields, keeping the struct so a
  * stale handle reads as freed instead of dangling.  Safe to repeat. */
 PJ_API void pj_image_clear(pj_image *img);
 /* Clears img and frees the struct.  NULL is ignored. */
 PJ_API void pj_image_release(pj_image *img);
+/* Moves the reference src holds into dst, a struct the caller owns (on
+ * its stack, inside its own struct, in a garbage-collected heap), and
+ * frees src.  dst is later dropped with pj_image_clear, never
+ * pj_image_release. */
+PJ_API void pj_image_move(pj_image *dst, pj_image *src);
 /* Number of images (views included) sharing img's buffer; 0 once freed. */
 PJ_API int pj_image_refs(const pj_image *img);
 /* Copies the pixel at (x, y) into px[0..channels-1] / from px. */
@@ -351,12 +372,51 @@ PJ_API pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_heigh
  * PJ_INTER_NEAREST picks floor(x * sw / w).  New reference. */
 PJ_API pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h,
                                  int interpolation);
-/* Copy with channels 0 and 2 swapped (RGB <-> BGR).  New reference. */
+/* Copy with channels 0 and 2 swapped (RGB <-> BGR); 3 or 4 channels.
+ * New reference. */
 PJ_API pj_image *pj_image_swap_rb(const pj_image *img);
 /* Copy with borders added, filled with value[0..channels-1] (NULL: 0).
  * New reference. */
 PJ_API pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom,
                               int32_t left, int32_t right, const uint8_t *value);
+/* Mirrored copy: PJ_FLIP_HORIZONTAL (left-right, cv2.flip 1), _VERTICAL
+ * (top-bottom, cv2.flip 0) or _BOTH (cv2.flip -1).  New reference. */
+PJ_API pj_image *pj_image_flip(const pj_image *img, int mode);
+/* Copy turned k quarter turns counter-clockwise, as numpy.rot90 (any k;
+ * negative turns clockwise).  New reference. */
+PJ_API pj_image *pj_image_rot90(const pj_image *img, int32_t k);
+/* Copy with colour channels v -> 255 - v; alpha is kept.  New reference. */
+PJ_API pj_image *pj_image_invert(const pj_image *img);
+
+/* ---- Filters and thresholds ---------------------------------------------- */
+
+/* Normalised kw x kh box filter (each 1 to PJ_MAX_KERNEL), borders
+ * reflected without repeating the edge: cv2.blur, byte for byte.  New
+ * reference. */
+PJ_API pj_image *pj_image_blur(const pj_image *img, int32_t kw, int32_t kh);
+/* k x k Gaussian, as cv2.GaussianBlur(img, (k, k), sigma) for 8-bit
+ * images: k odd, or 0 to derive it from sigma; sigma 0 derives sigma from
+ * k as OpenCV does.  New reference. */
+PJ_API pj_image *pj_image_gaussian_blur(const pj_image *img, int32_t k, double sigma);
+/* Maximum (dilate) or minimum (erode) over a kw x kh rectangle centred on
+ * each pixel, outside pixels ignored: cv2.dilate / cv2.erode with
+ * np.ones((kh, kw)).  New reference. */
+PJ_API pj_image *pj_image_dilate(const pj_image *img, int32_t kw, int32_t kh);
+PJ_API pj_image *pj_image_erode(const pj_image *img, int32_t kw, int32_t kh);
+/* cv2.threshold: every byte (all channels) against floor(thresh), by
+ * type PJ_THRESH_BINARY .. _TOZERO_INV, or-ed with PJ_THRESH_OTSU (1
+ * channel only) to choose the level by Otsu's method; maxval rounds to a
+ * byte.  *used (may be NULL) receives the level applied, as cv2 returns
+ * it.  New reference. */
+PJ_API pj_image *pj_image_threshold(const pj_image *img, double thresh, double maxval, int type,
+                                    double *used);
+/* cv2.adaptiveThreshold of a 1-channel image: maxval where the pixel is
+ * above (PJ_THRESH_BINARY; at most, _BINARY_INV) the mean
+ * (PJ_ADAPTIVE_MEAN) or Gaussian-weighted mean (PJ_ADAPTIVE_GAUSSIAN) of
+ * its block x block neighbourhood (block odd, >= 3) less c, else 0;
+ * borders replicated.  New reference. */
+PJ_API pj_image *pj_image_adaptive_threshold(const pj_image *img, double maxval, int method,
+                                             int type, int32_t block, double c);
 /* New zero-filled tensor of ndim (1-4) dimensions.  New reference. */
 PJ_API pj_tensor *pj_tensor_new(int32_t ndim, const int64_t *shape);
 PJ_API void pj_tensor_release(pj_tensor *t);

@@ -41,8 +41,10 @@ static int detect(void) {
   __builtin_cpu_init();
   int f = F_READY;
   if (__builtin_cpu_supports("ssse3")) f |= F_SSSE3;
-  /* Each level implies the ones below, as the kernels assume. */
-  if ((f & F_SSSE3) && __builtin_cpu_supports("avx2")) f |= F_AVX2;
+  /* Each level implies the ones below, as the kernels assume; the AVX2
+   * level includes FMA, as on every CPU that has AVX2. */
+  if ((f & F_SSSE3) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    f |= F_AVX2;
   if ((f & F_AVX2) && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f"))
     f |= F_AVX512VL;
   int off = disabled(getenv("PIXJIT_CPU_DISABLE"));

@@ -14,11 +14,12 @@
 #define PJ_ALIGN 64
 #define PJ_TAIL 16
 
+/* One malloc holds the header and, PJ_ALIGN-aligned after it, the pixels:
+ * a small image costs one allocation for its memory, not two. */
 struct pj_buffer {
   atomic_int refs;
   size_t size;
-  uint8_t *data; /* PJ_ALIGN-aligned, inside raw */
-  void *raw;     /* what malloc returned */
+  uint8_t *data; /* PJ_ALIGN-aligned, inside this block */
 };
 
 static atomic_llong mem_live;
@@ -26,27 +27,18 @@ static atomic_llong mem_live;
 int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
 
 pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
-  pj_buffer *b = malloc(sizeof *b);
-  if (!b) return NULL;
+  const size_t head = sizeof(pj_buffer);
+  /* Rounded up to whole lines, plus the tail, plus the worst alignment
+   * slack after the header; each step checked for wrapping. */
   size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
-  if (rounded < bytes) { /* wrapped */
-    free(b);
-    return NULL;
-  }
+  if (rounded < bytes || rounded + head + PJ_ALIGN < rounded) return NULL;
   /* Aligned by hand inside a plain malloc: glibc's aligned_alloc asks for
    * more than it keeps, so a freed buffer never fits the next one of the
    * same size, and a program cropping page after page kept faulting in
    * fresh heap until freed neighbours happened to coalesce. */
-  if (rounded + PJ_ALIGN < rounded) {
-    free(b);
-    return NULL;
-  }
-  b->raw = malloc(rounded + PJ_ALIGN);
-  if (!b->raw) {
-    free(b);
-    return NULL;
-  }
-  b->data = (uint8_t *)(((uintptr_t)b->raw + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
+  pj_buffer *b = malloc(head + rounded + PJ_ALIGN);
+  if (!b) return NULL;
+  b->data = (uint8_t *)(((uintptr_t)(b + 1) + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
   if (zero) memset(b->data, 0, bytes);
   atomic_init(&b->refs, 1);
   b->size = bytes;
@@ -57,7 +49,6 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
 void pj_buffer_release(pj_buffer *b) {
   if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
     atomic_fetch_sub(&mem_live, (long long)b->size);
-    free(b->raw);
     free(b);
   }
 }
@@ -181,14 +172,35 @@ pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y, int32_t w,
   return v;
 }
 
+typedef struct clone_job {
+  const pj_image *src;
+  pj_image *dst;
+} clone_job;
+
+static void clone_rows(void *arg, int32_t y0, int32_t y1) {
+  const clone_job *j = arg;
+  const pj_image *s = j->src;
+  const size_t row = (size_t)s->width * s->channels;
+  uint8_t *d = j->dst->data + (size_t)y0 * j->dst->stride;
+  if ((size_t)s->stride == row && (size_t)j->dst->stride == row) { /* one block */
+    memcpy(d, s->data + (size_t)y0 * row, row * (size_t)(y1 - y0));
+    return;
+  }
+  for (int32_t y = y0; y < y1; y++, d += j->dst->stride)
+    memcpy(d, s->data + (size_t)y * s->stride, row);
+}
+
+int pj_copy_pixels(const pj_image *src, pj_image *dst) {
+  clone_job j = {src, dst};
+  pj_rows(src->height, (size_t)src->width * src->channels * src->height * 2, clone_rows, &j);
+  return PJ_OK;
+}
+
 pj_image *pj_image_clone(const pj_image *img) {
   if (!live(img)) return pj_fail_null(PJ_EARG, "clone of a freed or NULL image");
   pj_image *out = image_fresh(img->width, img->height, img->channels, false);
   if (!out) return NULL;
-  size_t row = (size_t)img->width * img->channels;
-  for (int32_t y = 0; y < img->height; y++)
-    memcpy(out->data + (size_t)y * out->stride,
-           img->data + (size_t)y * img->stride, row);
+  pj_copy_pixels(img, out);
   return out;
 }
 
@@ -198,6 +210,11 @@ void pj_image_clear(pj_image *img) {
   img->buf = NULL;
   img->data = NULL;
   img->width = img->height = img->channels = img->stride = 0;
+}
+
+void pj_image_move(pj_image *dst, pj_image *src) {
+  *dst = *src;
+  free(src);
 }
 
 void pj_image_release(pj_image *img) {

@@ -136,9 +136,9 @@ typedef struct pj_bytes {
 } pj_bytes;
 bool pj_bytes_append(pj_bytes *b, const void *p, size_t n);
 
-/* x86-64 kernels have SSSE3, AVX2 and AVX-512VL variants chosen at run
- * time (the build targets baseline x86-64); elsewhere only portable code
- * is built.  The answers honour PIXJIT_CPU_DISABLE (cpu.c). */
+/* x86-64 kernels have SSSE3, AVX2 (with FMA) and AVX-512VL variants
+ * chosen at run time (the build targets baseline x86-64); elsewhere only
+ * portable code is built.  The answers honour PIXJIT_CPU_DISABLE (cpu.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PJ_X86_SIMD 1
 bool pj_cpu_ssse3(void);
@@ -146,12 +146,19 @@ bool pj_cpu_avx2(void);
 bool pj_cpu_avx512vl(void);
 #endif
 
-/* OpenCV's RGB2Gray for 8-bit data: BT.601 weights in 14-bit fixed point,
- * rounded half up.  The weights sum to 1 << 14, so gray input maps to
- * itself exactly. */
+/* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
+ * point, rounded half up.  The weights sum to 1 << 15, so gray input maps
+ * to itself exactly. */
 static inline uint8_t pj_gray_of(unsigned r, unsigned g, unsigned b) {
-  return (uint8_t)((r * 4899u + g * 9617u + b * 1868u + (1u << 13)) >> 14);
+  return (uint8_t)((r * 9798u + g * 19235u + b * 3735u + (1u << 14)) >> 15);
 }
+
+/* Runs fn(arg, y0, y1) over rows [0, h): split into one band per thread
+ * when `work` (the bytes the rows read and write) pays for a parallel
+ * region, else in one call on this thread, so a word crop never pays for
+ * threads.  fn must not depend on the band boundaries. */
+typedef void (*pj_rows_fn)(void *arg, int32_t y0, int32_t y1);
+void pj_rows(int32_t h, size_t work, pj_rows_fn fn, void *arg);
 
 /* Scratch memory a kernel keeps across calls (one per thread), grown on
  * demand; its contents do not survive a call that grows it. */
@@ -164,10 +171,29 @@ typedef struct pj_scratch {
 void *pj_scratch_get(pj_scratch *s, size_t n);
 void pj_scratch_free(pj_scratch *s);
 
-/* Resizes src into dst (its size is the target) on up to `threads`
- * threads.  pj_resize_serial does it on the calling thread with tables
- * from ws, for kernels that resize many small images. */
-int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads);
-int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch *ws);
+/* The index inside [0, n) that position p reads under `border`
+ * (PJ_BORDER_REFLECT_101: ...cb|abcd|cb...; _REPLICATE: aa|abcd|dd). */
+int32_t pj_border_index(int32_t p, int32_t n, int border);
+/* PJ_OK when v is a kernel size 1 to PJ_MAX_KERNEL, else a failure
+ * naming the argument. */
+int pj_check_kernel(const char *name, int32_t v);
+
+/* Called with each finished output row of a filter, from the thread that
+ * made it, so a caller can finish the row while it is in cache. */
+typedef void (*pj_row_hook)(void *arg, int32_t y, uint8_t *row);
+/* Normalised kw x kh box filter of src into dst (same size), exactly as
+ * OpenCV's 8-bit boxFilter with its anchor at the centre. */
+int pj_box_filter(const pj_image *src, pj_image *dst, int32_t kw, int32_t kh, int border,
+                  pj_row_hook hook, void *hook_arg);
+/* The Gaussian size for (k, sigma) as cv2.GaussianBlur derives it (k = 0
+ * from sigma), checked; and its k weights in double, OpenCV's. */
+int pj_gaussian_size(int32_t k, double sigma, int32_t *size);
+void pj_gaussian_kernel(int32_t k, double sigma, double *w);
+/* Copies src's pixels into dst of the same size. */
+int pj_copy_pixels(const pj_image *src, pj_image *dst);
+
+/* Resizes src into dst (its size is the target) on the calling thread,
+ * for kernels that resize many small images in their own threads. */
+int pj_resize_serial(const pj_image *src, pj_image *dst, int interp);
 
 #endif

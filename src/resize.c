@@ -1,21 +1,31 @@
 /*
- * resize.c - resizing (OpenCV's INTER_LINEAR fixed point, area averaging,
- * nearest), RGB/BGR swap and padding.
+ * resize.c - resizing 8-bit images exactly as OpenCV 4.x's cv2.resize does.
  *
- * Bilinear follows cv2.resize for 8-bit images: source positions
- * (d + 0.5) * scale - 0.5 in float, 11-bit weights (2048 = 1.0) rounded to
- * int16, a horizontal pass in int, and the vertical pass as OpenCV's SIMD
- * code does it (((s0 >> 4) * b0 >> 16) + ((s1 >> 4) * b1 >> 16) + 2) >> 2,
- * which is what most of its pixels get; its scalar tail rounds once
- * instead, so a few pixels per row may differ by 1.  An exact 2x
- * downscale is a 2x2 average there, and here.
+ * What cv2.resize computes, checked against it on random sizes and
+ * channel counts:
+ *  - INTER_LINEAR: source positions (d + 0.5) * scale - 0.5 in float,
+ *    11-bit weights (2048 = 1.0) rounded from float, a horizontal pass in
+ *    int and a vertical pass ((s0 >> 4) * b0 >> 16) + ((s1 >> 4) * b1 >>
+ *    16) + 2 >> 2 on every byte.  An exact 2x shrink is the 2x2 average of
+ *    INTER_AREA.
+ *  - INTER_AREA shrinking both ways: integer factors average k x k blocks
+ *    (2x2 of 1, 3 or 4 channels rounding half up, every other block as the
+ *    float sum * (1 / area) rounded half to even); other factors weigh
+ *    source pixels by their overlap in float32, summed in OpenCV's order.
+ *  - INTER_AREA enlarging either way: the bilinear code with weights from
+ *    the pixel areas, (d + 1) - (s + 1) / scale.
+ *  - INTER_NEAREST: floor(d * scale).
+ * Rows of the output are independent, so large outputs are split into
+ * bands (pj_rows), each with its own horizontal-pass cache.
  */
 #include "internal.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef PJ_X86_SIMD
+#include <immintrin.h>
+#endif
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -29,100 +39,179 @@ static inline int16_t sat_s16f(float v) {
 
 static inline uint8_t sat_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
-/* ---- Bilinear ------------------------------------------------------------ */
+static uint8_t *row_of(const pj_image *img, int32_t y) {
+  return img->data + (size_t)y * img->stride;
+}
+
+/* ---- Bilinear tables ----------------------------------------------------------- */
 
 typedef struct lin_tabs {
-  int32_t *xofs;   /* source column per output column (clamped) */
-  int16_t *alpha;  /* 2 weights per output column */
-  int32_t *yofs;   /* source row (unclamped: rows are clamped when read) */
+  int32_t *xofs;   /* byte offset of the left tap per output pixel (clamped) */
+  int16_t *alpha;  /* 2 weights per output pixel; 0 right weight at the edge */
+  int32_t *yofs;   /* source row per output row (clamped when read) */
   int16_t *beta;   /* 2 weights per output row */
 } lin_tabs;
 
-/* Bytes lin_tabs_make needs for a dw x dh output. */
 static size_t lin_tabs_bytes(int32_t dw, int32_t dh) {
   return 8 * ((size_t)dw + (size_t)dh) + 64;
 }
 
-/* Fills the tables inside mem (lin_tabs_bytes(dw, dh) bytes). */
-static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
+/* Source position and fraction of output index d, as OpenCV's bilinear
+ * code has them (area: the weights of cv2's INTER_AREA when enlarging). */
+static int32_t lin_pos(int32_t d, double scale, double inv, bool area, float *f) {
+  int32_t s;
+  if (area) {
+    s = (int32_t)floor(d * scale);
+    float fx = (float)((d + 1) - (s + 1) * inv);
+    *f = fx <= 0 ? 0.f : fx - floorf(fx);
+  } else {
+    float fx = (float)((d + 0.5) * scale - 0.5);
+    s = (int32_t)floorf(fx);
+    *f = fx - (float)s;
+  }
+  return s;
+}
+
+static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh,
+                          int c, bool area) {
   t->xofs = mem;
   t->yofs = t->xofs + dw;
   t->alpha = (int16_t *)(t->yofs + dh);
   t->beta = t->alpha + 2 * (size_t)dw;
   /* OpenCV takes scale = 1 / (dst / src), not src / dst: the last bit
    * matters for positions that land on a pixel boundary. */
-  double scale_x = 1. / ((double)dw / sw), scale_y = 1. / ((double)dh / sh);
+  const double sx = 1. / ((double)dw / sw), sy = 1. / ((double)dh / sh);
   for (int32_t d = 0; d < dw; d++) {
-    float f = (float)((d + 0.5) * scale_x - 0.5);
-    int32_t s = (int32_t)floorf(f);
-    f -= (float)s;
+    float f;
+    int32_t s = lin_pos(d, sx, (double)dw / sw, area, &f);
     if (s < 0) f = 0, s = 0;
     if (s >= sw - 1) f = 0, s = sw - 1;
-    t->xofs[d] = s;
+    t->xofs[d] = s * c;
     t->alpha[2 * d] = sat_s16f((1.f - f) * COEF_SCALE);
     t->alpha[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
   for (int32_t d = 0; d < dh; d++) {
-    float f = (float)((d + 0.5) * scale_y - 0.5);
-    int32_t s = (int32_t)floorf(f);
-    f -= (float)s;
+    float f;
+    int32_t s = lin_pos(d, sy, (double)dh / sh, area, &f);
     t->yofs[d] = s;
     t->beta[2 * d] = sat_s16f((1.f - f) * COEF_SCALE);
     t->beta[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
 }
 
-/* Horizontal pass of one source row into int sums (weights sum to 2048),
- * output columns [d0, dw). */
+/* ---- Horizontal pass: one source row into int sums (weights sum to 2048) --------- */
+
+/* Output pixels [d0, dw).  At the right edge the second tap has weight 0,
+ * so it may read any byte of the row: it reads the first tap again. */
+static inline __attribute__((always_inline)) void
+hpass_scalar_c(const uint8_t *s, int32_t sw, const lin_tabs *t, int32_t d0, int32_t dw,
+               int32_t *out, const int c) {
+  for (int32_t d = d0; d < dw; d++) {
+    const int32_t x = t->xofs[d], x1 = x + c < sw * c ? x + c : x;
+    const int a0 = t->alpha[2 * d], a1 = t->alpha[2 * d + 1];
+    for (int k = 0; k < c; k++) out[d * c + k] = s[x + k] * a0 + s[x1 + k] * a1;
+  }
+}
+
 static void hpass_scalar(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t d0,
                          int32_t dw, int32_t *out) {
-  for (int32_t d = d0; d < dw; d++) {
-    int32_t sx = t->xofs[d], sx1 = sx + 1 < sw ? sx + 1 : sx;
-    int a0 = t->alpha[2 * d], a1 = t->alpha[2 * d + 1];
-    const uint8_t *p0 = s + (size_t)sx * c, *p1 = s + (size_t)sx1 * c;
-    for (int k = 0; k < c; k++) out[d * c + k] = p0[k] * a0 + p1[k] * a1;
+  switch (c) {
+  case 1: hpass_scalar_c(s, sw, t, d0, dw, out, 1); break;
+  case 2: hpass_scalar_c(s, sw, t, d0, dw, out, 2); break;
+  case 3: hpass_scalar_c(s, sw, t, d0, dw, out, 3); break;
+  default: hpass_scalar_c(s, sw, t, d0, dw, out, 4); break;
   }
 }
 
 #ifdef PJ_X86_SIMD
-#include <immintrin.h>
-/* The same sums for 3 and 4 channels, one output pixel per step: the two
- * neighbours' bytes are paired per channel with pshufb and weighted with
- * one pmaddwd.  An 8-byte load covers both neighbours, so the last columns,
- * whose load would pass the row's end, go to the scalar loop. */
-__attribute__((target("ssse3"))) static void hpass_ssse3(const uint8_t *s, int32_t sw, int c,
-                                                         const lin_tabs *t, int32_t dw,
-                                                         int32_t *out) {
-  const __m128i pair = c == 3 ? _mm_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1)
+/* The last output pixel whose taps a load of `bytes` at its left tap
+ * keeps inside the row: the vector loops stop there. */
+static int32_t vec_limit(const lin_tabs *t, int32_t sw, int c, int32_t dw, int bytes) {
+  const int64_t room = (int64_t)sw * c - bytes;
+  int32_t d = dw;
+  while (d > 0 && t->xofs[d - 1] > room) d--;
+  return d;
+}
+
+/* Gray: 8 outputs a step, the byte pairs fetched with one gather of
+ * 32-bit words (their low two bytes are the taps). */
+__attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int32_t sw,
+                                                          const lin_tabs *t, int32_t dw,
+                                                          int32_t *out) {
+  const __m256i pair = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1,
+                                        0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
+  const int32_t end = vec_limit(t, sw, 1, dw, 4);
+  int32_t d = 0;
+  for (; d + 8 <= end; d += 8) {
+    const __m256i ofs = _mm256_loadu_si256((const __m256i *)(t->xofs + d));
+    const __m256i px = _mm256_i32gather_epi32((const int *)s, ofs, 1);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(t->alpha + 2 * d));
+    _mm256_storeu_si256((__m256i *)(out + d), _mm256_madd_epi16(_mm256_shuffle_epi8(px, pair), a));
+  }
+  return d;
+}
+
+/* 3 and 4 channels: two output pixels a step (one per 128-bit lane), the
+ * two neighbours' bytes of each paired per channel with pshufb and
+ * weighted with one pmaddwd.  An 8-byte load covers both neighbours. */
+__attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, int32_t sw, int c,
+                                                           const lin_tabs *t, int32_t dw,
+                                                           int32_t *out) {
+  const __m256i pick3 = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1,
+                                         0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i pick4 = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1,
+                                         0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i pick = c == 3 ? pick3 : pick4, zero = _mm256_setzero_si256();
+  const int32_t end = vec_limit(t, sw, c, dw, 8);
+  int32_t d = 0;
+  /* Each pixel stores 4 ints; for 3 channels the 4th is overwritten by the
+   * next pixel, and rows of sums have 4 spare ints. */
+  for (; d + 2 <= end; d += 2) {
+    const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d]));
+    const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d + 1]));
+    const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero);
+    uint32_t a[2];
+    memcpy(a, t->alpha + 2 * d, 8);
+    const __m256i w = _mm256_set_m128i(_mm_set1_epi32((int)a[1]), _mm_set1_epi32((int)a[0]));
+    const __m256i r = _mm256_madd_epi16(v, w);
+    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(r));
+    _mm_storeu_si128((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(r, 1));
+  }
+  return d;
+}
+
+/* The same for CPUs with SSSE3 only: one output pixel a step. */
+__attribute__((target("ssse3"))) static int32_t hpass34_ssse3(const uint8_t *s, int32_t sw, int c,
+                                                             const lin_tabs *t, int32_t dw,
+                                                             int32_t *out) {
+  const __m128i pick = c == 3 ? _mm_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1)
                               : _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
   const __m128i zero = _mm_setzero_si128();
-  const int64_t room = (int64_t)sw * c - 8;
-  const int32_t limit = room < 0 ? -1 : (int32_t)(room / c); /* last sx whose load fits */
+  const int32_t end = vec_limit(t, sw, c, dw, 8);
   int32_t d = 0;
-  for (; d < dw && t->xofs[d] <= limit; d++) {
-    const int32_t sx = t->xofs[d];
-    /* sx + 1 < sw here, so the second neighbour is the next pixel. */
-    __m128i px = _mm_loadl_epi64((const __m128i *)(s + (size_t)sx * c));
-    __m128i w = _mm_unpacklo_epi8(_mm_shuffle_epi8(px, pair), zero);
-    __m128i a = _mm_set1_epi32((int32_t)(uint16_t)t->alpha[2 * d] |
-                               (int32_t)((uint32_t)(uint16_t)t->alpha[2 * d + 1] << 16));
-    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm_madd_epi16(w, a));
+  for (; d < end; d++) {
+    __m128i px = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d]));
+    __m128i v = _mm_unpacklo_epi8(_mm_shuffle_epi8(px, pick), zero);
+    uint32_t a;
+    memcpy(&a, t->alpha + 2 * d, 4);
+    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm_madd_epi16(v, _mm_set1_epi32((int)a)));
   }
-  hpass_scalar(s, sw, c, t, d, dw, out);
+  return d;
 }
 #endif
 
-/* Rows of int sums are allocated with 4 spare ints: the SSSE3 pass stores
- * 4 lanes for a 3-channel pixel. */
+/* Rows of int sums are allocated with 4 spare ints (see hpass34_avx2). */
 static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, int32_t *out) {
+  int32_t d = 0;
 #ifdef PJ_X86_SIMD
-  if (c >= 3 && pj_cpu_ssse3()) {
-    hpass_ssse3(s, sw, c, t, dw, out);
-    return;
-  }
+  if (c == 1 && pj_cpu_avx2()) d = hpass1_avx2(s, sw, t, dw, out);
+  else if (c >= 3 && pj_cpu_avx2()) d = hpass34_avx2(s, sw, c, t, dw, out);
+  else if (c >= 3 && pj_cpu_ssse3()) d = hpass34_ssse3(s, sw, c, t, dw, out);
 #endif
-  hpass_scalar(s, sw, c, t, 0, dw, out);
+  hpass_scalar(s, sw, c, t, d, dw, out);
 }
+
+/* ---- Vertical pass ----------------------------------------------------------------- */
 
 #ifdef PJ_X86_SIMD
 /* vpass (below) 32 bytes a step, for CPUs with AVX2 (packs work per
@@ -154,9 +243,9 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, con
 }
 #endif
 
-/* Vertical pass: n bytes from two rows of horizontal sums, as OpenCV's
- * SIMD code rounds (the values fit int16 after >> 4, and mulhi is the
- * (a * b) >> 16 of the formula). */
+/* n bytes from two rows of horizontal sums, with the rounding of OpenCV's
+ * vector code (the values fit int16 after >> 4, and mulhi is the (a * b)
+ * >> 16 of the formula), which is what cv2.resize gives every byte. */
 static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d, int32_t n) {
   int32_t i = 0;
 #ifdef PJ_X86_SIMD
@@ -182,6 +271,8 @@ static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t 
   for (; i < n; i++) d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
 }
 
+/* ---- Bilinear driver ----------------------------------------------------------------- */
+
 /* Horizontal rows for source rows y0 and y0 + 1 (clamped), computed once
  * per source row: consecutive output rows mostly share them (an upscale
  * reuses each several times), so a two-slot cache keyed by row number
@@ -191,43 +282,169 @@ typedef struct hcache {
   int32_t key[2];
 } hcache;
 
-static const int32_t *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, int32_t dw,
-                           int32_t y, int32_t *other) {
+static const int32_t *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, int32_t dw, int32_t y,
+                           const int32_t *other) {
   for (int i = 0; i < 2; i++)
     if (hc->key[i] == y) return hc->row[i];
   /* Replace the slot the caller is not holding. */
   int slot = hc->row[0] == other ? 1 : 0;
-  hpass(src->data + (size_t)y * src->stride, src->width, src->channels, t, dw, hc->row[slot]);
+  hpass(row_of(src, y), src->width, src->channels, t, dw, hc->row[slot]);
   hc->key[slot] = y;
   return hc->row[slot];
-}
-
-/* Output row dy of a bilinear resize. */
-static void linear_row(const pj_image *src, const lin_tabs *t, int32_t dw, int32_t dy,
-                       uint8_t *d, hcache *hc) {
-  int32_t y0 = t->yofs[dy], y1 = y0 + 1, H = src->height;
-  y0 = y0 < 0 ? 0 : y0 >= H ? H - 1 : y0;
-  y1 = y1 < 0 ? 0 : y1 >= H ? H - 1 : y1;
-  const int32_t *h0 = hrow(hc, src, t, dw, y0, NULL);
-  const int32_t *h1 = hrow(hc, src, t, dw, y1, (int32_t *)h0);
-  vpass(h0, h1, t->beta[2 * dy], t->beta[2 * dy + 1], d, dw * src->channels);
 }
 
 /* Ints in one cached row of horizontal sums. */
 static size_t hrow_ints(int32_t dw, int c) { return (size_t)dw * c + 4; }
 
-/* ---- Area ------------------------------------------------------------------ */
+/* Output rows [y0, y1) of a bilinear resize; hbuf holds two rows of sums. */
+static void linear_rows(const pj_image *src, pj_image *dst, const lin_tabs *t, int32_t *hbuf,
+                        int32_t y0, int32_t y1) {
+  const int32_t dw = dst->width, H = src->height;
+  hcache hc = {{hbuf, hbuf + hrow_ints(dw, src->channels)}, {-1, -1}};
+  for (int32_t dy = y0; dy < y1; dy++) {
+    int32_t a = t->yofs[dy], b = a + 1;
+    a = a < 0 ? 0 : a >= H ? H - 1 : a;
+    b = b < 0 ? 0 : b >= H ? H - 1 : b;
+    const int32_t *h0 = hrow(&hc, src, t, dw, a, NULL);
+    const int32_t *h1 = hrow(&hc, src, t, dw, b, h0);
+    vpass(h0, h1, t->beta[2 * dy], t->beta[2 * dy + 1], row_of(dst, dy), dw * src->channels);
+  }
+}
+
+/* ---- Area, integer factors ----------------------------------------------------------- */
+
+/* 2x2 blocks rounded half up, what OpenCV's vector code gives 1, 3 and 4
+ * channels.  The SSE2 paths take 16 source bytes per row and step, the
+ * SSSE3 one for 3 channels 24 bytes split into even and odd pixels. */
+#ifdef PJ_X86_SIMD
+static inline __m128i avg4_epi16(__m128i a, __m128i b, __m128i c, __m128i d) {
+  const __m128i two = _mm_set1_epi16(2);
+  return _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(a, b), _mm_add_epi16(_mm_add_epi16(c, d), two)), 2);
+}
+
+static int32_t area2x2_c1(const uint8_t *s0, const uint8_t *s1, uint8_t *d, int32_t n) {
+  const __m128i lo = _mm_set1_epi16(0xFF);
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(s0 + 2 * i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(s1 + 2 * i));
+    __m128i s = avg4_epi16(_mm_and_si128(a, lo), _mm_srli_epi16(a, 8), _mm_and_si128(b, lo),
+                           _mm_srli_epi16(b, 8));
+    _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(s, s));
+  }
+  return i;
+}
+
+static int32_t area2x2_c4(const uint8_t *s0, const uint8_t *s1, uint8_t *d, int32_t n) {
+  const __m128i z = _mm_setzero_si128();
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(s0 + 2 * i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(s1 + 2 * i));
+    __m128i al = _mm_unpacklo_epi8(a, z), ah = _mm_unpackhi_epi8(a, z);
+    __m128i bl = _mm_unpacklo_epi8(b, z), bh = _mm_unpackhi_epi8(b, z);
+    /* Lanes 0-3 of each hold pixels 0 and 2 (even), the odd ones beside. */
+    __m128i s = avg4_epi16(_mm_unpacklo_epi64(al, ah), _mm_unpackhi_epi64(al, ah),
+                           _mm_unpacklo_epi64(bl, bh), _mm_unpackhi_epi64(bl, bh));
+    _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(s, s));
+  }
+  return i;
+}
+
+/* Even pixels (0, 2, 4, 6) and odd ones of the 24 RGB bytes at s. */
+__attribute__((target("ssse3"))) static inline void rgb_split(const uint8_t *s, __m128i *e,
+                                                              __m128i *o) {
+  const __m128i x = _mm_loadu_si128((const __m128i *)s), y = _mm_loadu_si128((const __m128i *)(s + 8));
+  const __m128i ex = _mm_setr_epi8(0, 1, 2, 6, 7, 8, 12, 13, 14, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i ey = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, 10, 11, 12, -1, -1, -1, -1);
+  const __m128i ox = _mm_setr_epi8(3, 4, 5, 9, 10, 11, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i oy = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, 8, 9, 13, 14, 15, -1, -1, -1, -1);
+  *e = _mm_or_si128(_mm_shuffle_epi8(x, ex), _mm_shuffle_epi8(y, ey));
+  *o = _mm_or_si128(_mm_shuffle_epi8(x, ox), _mm_shuffle_epi8(y, oy));
+}
+
+__attribute__((target("ssse3"))) static int32_t area2x2_c3(const uint8_t *s0, const uint8_t *s1,
+                                                           uint8_t *d, int32_t n) {
+  const __m128i z = _mm_setzero_si128();
+  int32_t i = 0;
+  for (; i + 12 <= n; i += 12) {
+    __m128i e0, o0, e1, o1;
+    rgb_split(s0 + 2 * i, &e0, &o0);
+    rgb_split(s1 + 2 * i, &e1, &o1);
+    __m128i lo = avg4_epi16(_mm_unpacklo_epi8(e0, z), _mm_unpacklo_epi8(o0, z),
+                            _mm_unpacklo_epi8(e1, z), _mm_unpacklo_epi8(o1, z));
+    __m128i hi = avg4_epi16(_mm_unpackhi_epi8(e0, z), _mm_unpackhi_epi8(o0, z),
+                            _mm_unpackhi_epi8(e1, z), _mm_unpackhi_epi8(o1, z));
+    __m128i p = _mm_packus_epi16(lo, hi);
+    _mm_storel_epi64((__m128i *)(d + i), p);
+    const int32_t tail = _mm_cvtsi128_si32(_mm_srli_si128(p, 8));
+    memcpy(d + i + 8, &tail, 4);
+  }
+  return i;
+}
+#endif
+
+static void area2x2_rows(const pj_image *src, pj_image *dst, int32_t y0, int32_t y1) {
+  const int c = src->channels;
+  const int32_t n = dst->width * c;
+#ifdef PJ_X86_SIMD
+  const bool ssse3 = pj_cpu_ssse3();
+#endif
+  for (int32_t y = y0; y < y1; y++) {
+    const uint8_t *s0 = row_of(src, 2 * y), *s1 = s0 + src->stride;
+    uint8_t *d = row_of(dst, y);
+    int32_t i = 0;
+#ifdef PJ_X86_SIMD
+    i = c == 1 ? area2x2_c1(s0, s1, d, n)
+        : c == 4 ? area2x2_c4(s0, s1, d, n)
+        : c == 3 && ssse3 ? area2x2_c3(s0, s1, d, n) : 0;
+#endif
+    for (int32_t x = i / c; x < dst->width; x++)
+      for (int k = 0; k < c; k++) {
+        const size_t o = (size_t)(2 * x) * c + k;
+        d[x * c + k] = (uint8_t)((s0[o] + s0[o + c] + s1[o] + s1[o + c] + 2) >> 2);
+      }
+  }
+}
+
+/* kx x ky blocks, the sum times 1 / area in float rounded half to even
+ * (cv2's saturate_cast of sum * scale): rows [y0, y1) of dst.  Column sums
+ * of the ky source rows are formed first, in 32 bits. */
+static void area_fast_rows(const pj_image *src, pj_image *dst, int kx, int ky, uint32_t *col,
+                           int32_t y0, int32_t y1) {
+  const int c = src->channels;
+  const int32_t n = dst->width * kx * c;
+  const float scale = 1.f / (float)(kx * ky);
+  for (int32_t y = y0; y < y1; y++) {
+    memset(col, 0, sizeof *col * (size_t)n);
+    for (int j = 0; j < ky; j++) {
+      const uint8_t *s = row_of(src, y * ky + j);
+      for (int32_t i = 0; i < n; i++) col[i] += s[i];
+    }
+    uint8_t *d = row_of(dst, y);
+    for (int32_t x = 0; x < dst->width; x++)
+      for (int k = 0; k < c; k++) {
+        uint32_t sum = 0;
+        for (int i = 0; i < kx; i++) sum += col[(size_t)(x * kx + i) * c + k];
+        d[x * c + k] = sat_u8((int)lrintf((float)sum * scale));
+      }
+  }
+}
+
+/* ---- Area, other factors ---------------------------------------------------------------- */
 
 typedef struct area_tab {
   int32_t *start;   /* per output index: first entry in idx/w */
   int32_t *idx;     /* source index */
-  double *w;        /* its share of the output pixel */
+  float *w;         /* its share of the output pixel */
 } area_tab;
 
-/* Source spans of each output index when shrinking s to d (d <= s). */
+/* Source spans of each output index when shrinking s to d, in OpenCV's
+ * order and float weights: a partial first pixel, the whole ones, a
+ * partial last one. */
 static bool area_tab_make(area_tab *t, int32_t s, int32_t d) {
-  double scale = (double)s / d;
-  size_t cap = (size_t)s + 2 * (size_t)d + 2;
+  const double scale = 1. / ((double)d / s);
+  const size_t cap = (size_t)s + 2 * (size_t)d + 2;
   t->start = malloc(sizeof *t->start * ((size_t)d + 1));
   t->idx = malloc(sizeof *t->idx * cap);
   t->w = malloc(sizeof *t->w * cap);
@@ -235,13 +452,13 @@ static bool area_tab_make(area_tab *t, int32_t s, int32_t d) {
   size_t k = 0;
   for (int32_t o = 0; o < d; o++) {
     t->start[o] = (int32_t)k;
-    double f1 = o * scale, f2 = f1 + scale;
-    double cell = fmin(scale, s - f1);
+    const double f1 = o * scale, f2 = f1 + scale, cell = fmin(scale, s - f1);
     int32_t s1 = (int32_t)ceil(f1), s2 = (int32_t)floor(f2);
-    if (s2 > s) s2 = s;
-    if (s1 - f1 > 1e-3 && s1 - 1 >= 0) t->idx[k] = s1 - 1, t->w[k++] = (s1 - f1) / cell;
-    for (int32_t i = s1; i < s2; i++) t->idx[k] = i, t->w[k++] = 1 / cell;
-    if (f2 - s2 > 1e-3 && s2 < s) t->idx[k] = s2, t->w[k++] = fmin(fmin(f2 - s2, 1.), cell) / cell;
+    if (s2 > s - 1) s2 = s - 1;
+    if (s1 > s2) s1 = s2;
+    if (s1 - f1 > 1e-3) t->idx[k] = s1 - 1, t->w[k++] = (float)((s1 - f1) / cell);
+    for (int32_t i = s1; i < s2; i++) t->idx[k] = i, t->w[k++] = (float)(1.0 / cell);
+    if (f2 - s2 > 1e-3) t->idx[k] = s2, t->w[k++] = (float)(fmin(fmin(f2 - s2, 1.), cell) / cell);
   }
   t->start[d] = (int32_t)k;
   return true;
@@ -249,122 +466,173 @@ static bool area_tab_make(area_tab *t, int32_t s, int32_t d) {
 
 static void area_tab_free(area_tab *t) { free(t->start), free(t->idx), free(t->w); }
 
-/* Output row dy of an area resize; acc and row are scratch of dw*c doubles. */
-static void area_row(const pj_image *src, const area_tab *tx, const area_tab *ty, int32_t dw,
-                     int32_t dy, uint8_t *d, double *acc, double *row) {
-  const int c = src->channels;
-  for (int32_t i = 0; i < dw * c; i++) acc[i] = 0;
-  for (int32_t e = ty->start[dy]; e < ty->start[dy + 1]; e++) {
-    const uint8_t *s = src->data + (size_t)ty->idx[e] * src->stride;
-    for (int32_t o = 0; o < dw; o++) {
-      double v[4] = {0, 0, 0, 0};
-      for (int32_t f = tx->start[o]; f < tx->start[o + 1]; f++) {
-        const uint8_t *p = s + (size_t)tx->idx[f] * c;
-        for (int k = 0; k < c; k++) v[k] += p[k] * tx->w[f];
-      }
-      for (int k = 0; k < c; k++) row[o * c + k] = v[k];
+/* One source row weighed into buf (dw x c floats), in table order. */
+static inline __attribute__((always_inline)) void
+area_hrow(const uint8_t *s, const area_tab *tx, int32_t dw, float *buf, const int c) {
+  for (int32_t o = 0; o < dw; o++) {
+    float v[4] = {0, 0, 0, 0};
+    for (int32_t f = tx->start[o]; f < tx->start[o + 1]; f++) {
+      const uint8_t *p = s + (size_t)tx->idx[f] * c;
+      const float a = tx->w[f];
+      for (int k = 0; k < c; k++) v[k] += p[k] * a;
     }
-    for (int32_t i = 0; i < dw * c; i++) acc[i] += row[i] * ty->w[e];
+    for (int k = 0; k < c; k++) buf[o * c + k] = v[k];
   }
-  for (int32_t i = 0; i < dw * c; i++) d[i] = sat_u8((int)lrint(acc[i]));
 }
 
-/* ---- Shared driver ------------------------------------------------------- */
-
-/* The interpolation that runs: cv2.resize enlarges with bilinear when
- * asked for area averaging. */
-static int run_interp(int interp, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
-  return interp == PJ_INTER_AREA && (dw > sw || dh > sh) ? PJ_INTER_LINEAR : interp;
-}
-
-/* cv2.resize turns an exact 2x bilinear shrink into a 2x2 average. */
-static bool half_shrink(int interp, int32_t sw, int32_t sh, int32_t dw, int32_t dh) {
-  return interp == PJ_INTER_LINEAR && sw == 2 * dw && sh == 2 * dh;
-}
-
-/* dst may be a view or a scratch image. */
-int pj_resize_into(const pj_image *src, pj_image *dst, int interp, int threads) {
-  const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
+/* Rows [y0, y1) of dst; scratch holds 2 x dw x c floats. */
+static void area_rows(const pj_image *src, pj_image *dst, const area_tab *tx, const area_tab *ty,
+                      float *scratch, int32_t y0, int32_t y1) {
   const int c = src->channels;
-  interp = run_interp(interp, sw, sh, dw, dh);
-  bool half = half_shrink(interp, sw, sh, dw, dh);
-  if (interp == PJ_INTER_NEAREST || half) {
-    double fx = 1. / ((double)dw / sw), fy = 1. / ((double)dh / sh);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (int32_t y = 0; y < dh; y++) {
-      uint8_t *d = dst->data + (size_t)y * dst->stride;
-      if (half) {
-        const uint8_t *s0 = src->data + (size_t)(2 * y) * src->stride, *s1 = s0 + src->stride;
-        for (int32_t x = 0; x < dw; x++)
-          for (int k = 0; k < c; k++) {
-            size_t o = (size_t)(2 * x) * c + k;
-            d[x * c + k] = (uint8_t)((s0[o] + s0[o + c] + s1[o] + s1[o + c] + 2) >> 2);
-          }
-        continue;
+  const int32_t dw = dst->width, n = dw * c;
+  float *sum = scratch, *buf = scratch + n;
+  for (int32_t dy = y0; dy < y1; dy++) {
+    for (int32_t e = ty->start[dy]; e < ty->start[dy + 1]; e++) {
+      const uint8_t *s = row_of(src, ty->idx[e]);
+      switch (c) {
+      case 1: area_hrow(s, tx, dw, buf, 1); break;
+      case 2: area_hrow(s, tx, dw, buf, 2); break;
+      case 3: area_hrow(s, tx, dw, buf, 3); break;
+      default: area_hrow(s, tx, dw, buf, 4); break;
       }
-      int32_t sy = (int32_t)floor(y * fy);
-      const uint8_t *s = src->data + (size_t)(sy < sh ? sy : sh - 1) * src->stride;
-      for (int32_t x = 0; x < dw; x++) {
-        int32_t sx = (int32_t)floor(x * fx);
-        memcpy(d + (size_t)x * c, s + (size_t)(sx < sw ? sx : sw - 1) * c, (size_t)c);
-      }
+      const float beta = ty->w[e];
+      if (e == ty->start[dy])
+        for (int32_t i = 0; i < n; i++) sum[i] = beta * buf[i];
+      else
+        for (int32_t i = 0; i < n; i++) sum[i] += beta * buf[i];
     }
-    return PJ_OK;
+    uint8_t *d = row_of(dst, dy);
+    for (int32_t i = 0; i < n; i++) d[i] = sat_u8((int)lrintf(sum[i]));
   }
-  int rc = PJ_OK;
-  if (interp == PJ_INTER_AREA) {
-    area_tab tx = {0}, ty = {0};
-    if (!area_tab_make(&tx, sw, dw) || !area_tab_make(&ty, sh, dh)) {
-      rc = pj_fail(PJ_ENOMEM, "out of memory");
-    } else {
-#pragma omp parallel num_threads(threads) if (threads > 1)
-      {
-        double *acc = malloc(sizeof *acc * 2 * (size_t)dw * c);
-#pragma omp for schedule(static)
-        for (int32_t y = 0; y < dh; y++)
-          if (acc) area_row(src, &tx, &ty, dw, y, dst->data + (size_t)y * dst->stride, acc, acc + (size_t)dw * c);
-        if (!acc) rc = PJ_ENOMEM;
-        free(acc);
-      }
-      if (rc) pj_fail(rc, "out of memory");
-    }
-    area_tab_free(&tx), area_tab_free(&ty);
-    return rc;
-  }
-  lin_tabs t;
-  void *mem = malloc(lin_tabs_bytes(dw, dh));
-  if (!mem) return pj_fail(PJ_ENOMEM, "out of memory");
-  lin_tabs_make(&t, mem, sw, sh, dw, dh);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    int32_t *h = malloc(sizeof *h * 2 * hrow_ints(dw, c));
-    hcache hc = {{h, h ? h + hrow_ints(dw, c) : NULL}, {-1, -1}};
-#pragma omp for schedule(static)
-    for (int32_t y = 0; y < dh; y++)
-      if (h) linear_row(src, &t, dw, y, dst->data + (size_t)y * dst->stride, &hc);
-    if (!h) rc = PJ_ENOMEM;
-    free(h);
-  }
-  if (rc) pj_fail(rc, "out of memory");
-  free(mem);
-  return rc;
 }
 
-int pj_resize_serial(const pj_image *src, pj_image *dst, int interp, pj_scratch *ws) {
-  const int32_t sw = src->width, sh = src->height, dw = dst->width, dh = dst->height;
-  const int c = src->channels;
-  interp = run_interp(interp, sw, sh, dw, dh);
-  if (interp != PJ_INTER_LINEAR || half_shrink(interp, sw, sh, dw, dh))
-    return pj_resize_into(src, dst, interp, 1);
-  size_t tab = (lin_tabs_bytes(dw, dh) + 63) & ~(size_t)63;
-  uint8_t *mem = pj_scratch_get(ws, tab + 2 * sizeof(int32_t) * hrow_ints(dw, c));
-  if (!mem) return pj_fail(PJ_ENOMEM, "out of memory");
-  lin_tabs t;
-  lin_tabs_make(&t, mem, sw, sh, dw, dh);
-  int32_t *h = (int32_t *)(mem + tab);
-  hcache hc = {{h, h + hrow_ints(dw, c)}, {-1, -1}};
-  for (int32_t y = 0; y < dh; y++) linear_row(src, &t, dw, y, dst->data + (size_t)y * dst->stride, &hc);
-  return PJ_OK;
+/* ---- Nearest ---------------------------------------------------------------------------- */
+
+static inline __attribute__((always_inline)) void
+nearest_rows_c(const pj_image *src, pj_image *dst, const int32_t *xofs, int32_t y0, int32_t y1,
+               const int c) {
+  const double fy = 1. / ((double)dst->height / src->height);
+  for (int32_t y = y0; y < y1; y++) {
+    int32_t sy = (int32_t)floor(y * fy);
+    const uint8_t *s = row_of(src, sy < src->height ? sy : src->height - 1);
+    uint8_t *d = row_of(dst, y);
+    for (int32_t x = 0; x < dst->width; x++) memcpy(d + (size_t)x * c, s + xofs[x], (size_t)c);
+  }
+}
+
+/* ---- Driver ------------------------------------------------------------------------------ */
+
+enum { RZ_COPY, RZ_NEAREST, RZ_LINEAR, RZ_AREA_UP, RZ_AREA2, RZ_AREA_FAST, RZ_AREA };
+
+/* Which of cv2.resize's code paths a resize takes (*kx, *ky: the
+ * integer factors of the fast area path). */
+static int plan(int interp, const pj_image *s, const pj_image *d, int *kx, int *ky) {
+  const int32_t sw = s->width, sh = s->height, dw = d->width, dh = d->height;
+  if (sw == dw && sh == dh) return RZ_COPY;
+  if (interp == PJ_INTER_NEAREST) return RZ_NEAREST;
+  const double fx = 1. / ((double)dw / sw), fy = 1. / ((double)dh / sh);
+  const int ix = (int)lrint(fx), iy = (int)lrint(fy);
+  const bool whole = fabs(fx - ix) < 2.220446049250313e-16 && fabs(fy - iy) < 2.220446049250313e-16;
+  *kx = ix, *ky = iy;
+  const bool half = whole && ix == 2 && iy == 2;
+  if (interp == PJ_INTER_LINEAR && !half) return RZ_LINEAR;
+  if (half) return s->channels != 2 ? RZ_AREA2 : RZ_AREA_FAST;
+  if (fx < 1 || fy < 1) return RZ_AREA_UP;
+  return whole ? RZ_AREA_FAST : RZ_AREA;
+}
+
+typedef struct rz_job {
+  const pj_image *src;
+  pj_image *dst;
+  int path, kx, ky;
+  const lin_tabs *lt;
+  const area_tab *tx, *ty;
+  const int32_t *xofs;
+  bool failed;
+} rz_job;
+
+static void rz_rows(void *arg, int32_t y0, int32_t y1) {
+  rz_job *j = arg;
+  const pj_image *s = j->src;
+  pj_image *d = j->dst;
+  const int c = s->channels;
+  const size_t n = (size_t)d->width * c;
+  if (j->path == RZ_COPY) {
+    for (int32_t y = y0; y < y1; y++) memcpy(row_of(d, y), row_of(s, y), n);
+  } else if (j->path == RZ_AREA2) {
+    area2x2_rows(s, d, y0, y1);
+  } else if (j->path == RZ_NEAREST) {
+    switch (c) {
+    case 1: nearest_rows_c(s, d, j->xofs, y0, y1, 1); break;
+    case 2: nearest_rows_c(s, d, j->xofs, y0, y1, 2); break;
+    case 3: nearest_rows_c(s, d, j->xofs, y0, y1, 3); break;
+    default: nearest_rows_c(s, d, j->xofs, y0, y1, 4); break;
+    }
+  } else {
+    /* Per band scratch: rows of sums, column sums or float rows. */
+    const size_t bytes = j->path == RZ_AREA_FAST ? sizeof(uint32_t) * n * j->kx
+                         : j->path == RZ_AREA ? 2 * sizeof(float) * n
+                                              : 2 * sizeof(int32_t) * hrow_ints(d->width, c);
+    void *mem = malloc(bytes + 64);
+    if (!mem) {
+      j->failed = true;
+      return;
+    }
+    if (j->path == RZ_AREA_FAST) area_fast_rows(s, d, j->kx, j->ky, mem, y0, y1);
+    else if (j->path == RZ_AREA) area_rows(s, d, j->tx, j->ty, mem, y0, y1);
+    else linear_rows(s, d, j->lt, mem, y0, y1);
+    free(mem);
+  }
+}
+
+/* Tables for job j, in mem (lin_tabs_bytes) or allocated (area). */
+static bool rz_tables(rz_job *j, lin_tabs *lt, area_tab *tx, area_tab *ty, void *mem) {
+  const pj_image *s = j->src, *d = j->dst;
+  if (j->path == RZ_LINEAR || j->path == RZ_AREA_UP) {
+    lin_tabs_make(lt, mem, s->width, s->height, d->width, d->height, s->channels,
+                  j->path == RZ_AREA_UP);
+    j->lt = lt;
+  } else if (j->path == RZ_NEAREST) {
+    int32_t *xofs = mem;
+    const double fx = 1. / ((double)d->width / s->width);
+    for (int32_t x = 0; x < d->width; x++) {
+      int32_t sx = (int32_t)floor(x * fx);
+      xofs[x] = (sx < s->width ? sx : s->width - 1) * s->channels;
+    }
+    j->xofs = xofs;
+  } else if (j->path == RZ_AREA) {
+    if (!area_tab_make(tx, s->width, d->width) || !area_tab_make(ty, s->height, d->height))
+      return false;
+    j->tx = tx, j->ty = ty;
+  }
+  return true;
+}
+
+/* src resized into dst (its size is the target).  threads > 1 lets large
+ * outputs run in bands; pack resizes many small images with threads = 1. */
+static int resize_into(const pj_image *src, pj_image *dst, int interp, bool threads) {
+  rz_job j = {.src = src, .dst = dst};
+  j.path = plan(interp, src, dst, &j.kx, &j.ky);
+  lin_tabs lt;
+  area_tab tx = {0}, ty = {0};
+  uint8_t stack[4096];
+  const size_t tab = lin_tabs_bytes(dst->width, dst->height);
+  void *mem = tab <= sizeof stack ? stack : malloc(tab);
+  bool ok = mem && rz_tables(&j, &lt, &tx, &ty, mem);
+  if (ok) {
+    const size_t work = (size_t)src->width * src->height * src->channels +
+                        (size_t)dst->width * dst->height * dst->channels * 4;
+    if (threads) pj_rows(dst->height, work, rz_rows, &j);
+    else rz_rows(&j, 0, dst->height);
+    ok = !j.failed;
+  }
+  if (mem != stack) free(mem);
+  area_tab_free(&tx), area_tab_free(&ty);
+  return ok ? PJ_OK : pj_fail(PJ_ENOMEM, "out of memory");
+}
+
+int pj_resize_serial(const pj_image *src, pj_image *dst, int interp) {
+  return resize_into(src, dst, interp, false);
 }
 
 pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpolation) {
@@ -378,53 +646,10 @@ pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h, int interpo
   int64_t t0 = pj_clock_ns();
   pj_image *out = pj_image_alloc(w, h, img->channels);
   if (!out) return NULL;
-  int threads = (int64_t)w * h >= 65536 ? pj_threads_get() : 1;
-  if (pj_resize_into(img, out, interpolation, threads)) {
+  if (resize_into(img, out, interpolation, true)) {
     pj_image_release(out);
     return NULL;
   }
   pj_stats_add(PJ_KERNEL_RESIZE, t0, pj_pixels_of(out));
-  return out;
-}
-
-/* ---- Channels and borders --------------------------------------------- */
-
-pj_image *pj_image_swap_rb(const pj_image *img) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
-  if (img->channels < 3)
-    return pj_fail_null(PJ_EARG, "the image must have 3 or 4 channels, got %d", img->channels);
-  pj_image *out = pj_image_clone(img);
-  if (!out) return NULL;
-  const int c = out->channels;
-  for (int32_t y = 0; y < out->height; y++) {
-    uint8_t *p = out->data + (size_t)y * out->stride;
-    for (int32_t x = 0; x < out->width; x++, p += c) {
-      uint8_t t = p[0];
-      p[0] = p[2];
-      p[2] = t;
-    }
-  }
-  return out;
-}
-
-pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t left,
-                       int32_t right, const uint8_t *value) {
-  if (!img || !img->data) return pj_fail_null(PJ_EARG, "image is freed or NULL");
-  const int32_t side[4] = {top, bottom, left, right};
-  static const char *const names[4] = {"top", "bottom", "left", "right"};
-  for (int i = 0; i < 4; i++)
-    if (side[i] < 0) return pj_fail_null(PJ_EARG, "%s must be >= 0, got %d", names[i], side[i]);
-  int64_t w = (int64_t)img->width + left + right, h = (int64_t)img->height + top + bottom;
-  if (pj_check_dims(w, h, img->channels, 0, NULL)) return NULL;
-  pj_image *out = pj_image_new((int32_t)w, (int32_t)h, img->channels, 0);
-  if (!out) return NULL;
-  if (value) pj_image_fill(out, value);
-  pj_image *inner = pj_image_view(out, left, top, img->width, img->height);
-  if (!inner) {
-    pj_image_release(out);
-    return NULL;
-  }
-  pj_image_copy(inner, img);
-  pj_image_release(inner);
   return out;
 }

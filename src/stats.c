@@ -15,7 +15,8 @@
 
 static const char *const names[PJ_KERNEL_COUNT] = {
     "decode", "encode", "convert", "main_colors", "palette", "warp_perspective", "crop_quads",
-    "resize", "pack"};
+    "resize", "pack", "swap_rb", "pad", "flip", "rot90", "invert", "threshold",
+    "adaptive_threshold", "blur", "gaussian_blur", "dilate", "erode"};
 
 static atomic_llong calls[PJ_KERNEL_COUNT], nanos[PJ_KERNEL_COUNT], pixels[PJ_KERNEL_COUNT];
 

@@ -154,14 +154,14 @@ static int pack_widths(const pj_image *const *imgs, int32_t n, const pj_pack_opt
  * of memory. */
 static bool pack_one(const pj_image *src, int32_t wi, const pj_pack_opts *o,
                      const float (*lut)[256], float *row0, float *const *rows, int32_t *dirty,
-                     pj_scratch *tabs, pj_scratch *pix, int32_t W) {
+                     pj_scratch *pix, int32_t W) {
   const int C = o->channels, H = o->height, sc = src->channels;
   const size_t plane = (size_t)H * W;
   pj_image tmp = *src;
   if (wi != src->width || H != src->height) {
     tmp = (pj_image){.width = wi, .height = H, .channels = sc, .stride = wi * sc};
     tmp.data = pj_scratch_get(pix, (size_t)tmp.stride * H);
-    if (!tmp.data || pj_resize_serial(src, &tmp, o->interpolation, tabs)) return false;
+    if (!tmp.data || pj_resize_serial(src, &tmp, o->interpolation)) return false;
   }
   if (*dirty > wi)
     for (int k = 0; k < C; k++)
@@ -197,9 +197,9 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
   int failed = 0;
 #pragma omp parallel num_threads(pj_threads_get()) if (n > 1) reduction(| : failed)
   {
-    /* Per thread: resize tables, the resized image and C rows of W
-     * floats, built in cache and streamed out. */
-    pj_scratch tabs = {0}, pix = {0};
+    /* Per thread: the resized image and C rows of W floats, built in
+     * cache and streamed out. */
+    pj_scratch pix = {0};
     float *mem = NULL, *rows[3] = {0};
     int32_t dirty = W;
     if (posix_memalign((void **)&mem, 64, sizeof(float) * C * (size_t)W)) mem = NULL, failed = 1;
@@ -207,10 +207,9 @@ static int pack(const pj_image *const *imgs, int32_t n, const pj_pack_opts *opts
 #pragma omp for schedule(dynamic, 4)
     for (int32_t i = 0; i < n; i++)
       if (mem && !pack_one(imgs[i], widths[i], &o, (const float(*)[256])lut,
-                           t->data + (size_t)i * C * H * W, rows, &dirty, &tabs, &pix, W))
+                           t->data + (size_t)i * C * H * W, rows, &dirty, &pix, W))
         failed = 1;
     free(mem);
-    pj_scratch_free(&tabs);
     pj_scratch_free(&pix);
 #ifdef __SSE2__
     _mm_sfence(); /* order the streamed rows before the tensor is used */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include <unistd.h>
 
 static atomic_int chosen;        /* 0: not decided yet */
@@ -176,4 +177,27 @@ void pj_cpu_info_get(pj_cpu_info *info) {
   info->quota = cgroup_quota();
   info->threads = pj_threads_get();
   info->source = atomic_load(&chosen_source);
+}
+
+/* ---- Row bands --------------------------------------------------------------- */
+
+/* Work (bytes read plus written) below which another thread does not pay
+ * for waking it: a parallel region costs about a microsecond, in which one
+ * core moves some 20-60 KB. */
+#define ROWS_MIN_WORK ((size_t)128 << 10)
+
+void pj_rows(int32_t h, size_t work, pj_rows_fn fn, void *arg) {
+  int t = pj_threads_get();
+  if ((size_t)t > work / ROWS_MIN_WORK) t = (int)(work / ROWS_MIN_WORK);
+  if (t > h) t = h;
+  if (t <= 1) {
+    fn(arg, 0, h);
+    return;
+  }
+#pragma omp parallel num_threads(t)
+  {
+    const int i = omp_get_thread_num(), n = omp_get_num_threads();
+    const int32_t y0 = (int32_t)((int64_t)h * i / n), y1 = (int32_t)((int64_t)h * (i + 1) / n);
+    if (y0 < y1) fn(arg, y0, y1);
+  }
 }

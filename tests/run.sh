@@ -85,7 +85,7 @@ for t in "$BUILD"/tests/test_colors "$BUILD"/tests/test_resize "$BUILD"/tests/te
 done
 rerun avx512vl "$BUILD/tests/test_warp" "AVX2 only"
 PIXJIT_CPU_DISABLE=all "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua \
-  tests/spec/colors_spec.lua tests/spec/tensor_spec.lua tests/spec/warp_spec.lua \
+  tests/spec/colors_spec.lua tests/spec/tensor_spec.lua tests/spec/warp_spec.lua tests/spec/kernels_spec.lua \
   >"$tmp/lua-nosimd.out" 2>&1
 rc=$?
 sed 's/^lua: /lua (no SIMD): /' "$tmp/lua-nosimd.out"

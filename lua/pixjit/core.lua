@@ -55,8 +55,18 @@ local C = find_library()
 M.C = C
 M.ffi = ffi
 
+-- Images handed to Lua are pj_image structs in Lua's own heap: the
+-- pixels stay C's (refcounted), but the handle needs no C allocation, and
+-- img:free() can drop the finalizer, which is what a GC'd handle costs
+-- most.  Pointers from C are accepted wherever an image is.
 local image_ptr = ffi.typeof("pj_image *")
+local image_t = ffi.typeof("pj_image")
 M.image_ptr = image_ptr
+M.image_t = image_t
+
+local function is_image(v)
+  return type(v) == "cdata" and (ffi.istype(image_t, v) or ffi.istype(image_ptr, v))
+end
 
 -- ---- Errors -------------------------------------------------------------------
 
@@ -110,7 +120,7 @@ local function describe(v)
   elseif t == "string" then
     return string.format("%q", #v > 40 and v:sub(1, 40) .. "..." or v)
   elseif t == "cdata" then
-    if ffi.istype("pj_image *", v) then return "an image" end
+    if is_image(v) then return "an image" end
     if ffi.istype("pj_tensor *", v) then return "a tensor" end
     return tostring(ffi.typeof(v))
   end
@@ -193,13 +203,11 @@ function M.choice(f, name, v, choices, words, anycase)
   return c
 end
 
-function M.is_image(v)
-  return type(v) == "cdata" and ffi.istype(image_ptr, v)
-end
+M.is_image = is_image
 
 -- A live image (not nil, not another type, not freed).
 function M.image(f, name, v)
-  if not (type(v) == "cdata" and ffi.istype(image_ptr, v)) then
+  if not is_image(v) then
     M.raise(string.format("%s: %s must be an image, got %s", f, name, describe(v)))
   end
   if v.data == nil then M.raise(string.format("%s: %s has been freed", f, name)) end
@@ -279,15 +287,29 @@ local function account()
 end
 M.account = account
 
-local release = C.pj_image_release
+local clear, move = C.pj_image_clear, C.pj_image_move
+
+-- A new reference from C as a Lua-owned handle (p is freed).
+local function adopt(p)
+  local h = image_t()
+  move(h, p)
+  return ffi.gc(h, clear)
+end
+M.adopt = adopt
 
 -- Wraps a new reference from C: NULL becomes a Lua error naming f and
 -- carrying C's message, raised at the user's line.
 function M.wrap(f, p)
   if p == nil then M.fail(f) end
-  ffi.gc(p, release)
+  local h = adopt(p)
   account()
-  return p
+  return h
+end
+
+-- Drops img's pixels now; the handle stays, reading as freed.
+function M.free(img)
+  clear(img)
+  if ffi.istype(image_t, img) then ffi.gc(img, nil) end
 end
 
 return M

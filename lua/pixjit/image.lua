@@ -107,7 +107,7 @@ function M.free(img)
   if not core.is_image(img) then
     core.raise("img:free: self must be an image, got " .. core.describe(img))
   end
-  C.pj_image_clear(img)
+  core.free(img)
 end
 
 function M.refs(img)

@@ -13,6 +13,7 @@ local core = require "pixjit.core"
 local image = require "pixjit.image"
 local codec = require "pixjit.codec"
 local ops = require "pixjit.ops"
+local filters = require "pixjit.filters"
 local colors = require "pixjit.colors"
 local warp = require "pixjit.warp"
 local quads = require "pixjit.quads"
@@ -37,7 +38,11 @@ local methods = {
   save = codec.save, encode = codec.encode,
   -- operations (pixjit.ops)
   convert = ops.convert, to_gray = ops.to_gray, swap_rb = ops.swap_rb, resize = ops.resize,
-  pad = ops.pad,
+  pad = ops.pad, flip = ops.flip, rot90 = ops.rot90, invert = ops.invert,
+  -- neighbourhoods and thresholds (pixjit.filters)
+  blur = filters.blur, gaussian_blur = filters.gaussian_blur, dilate = filters.dilate,
+  erode = filters.erode, threshold = filters.threshold,
+  adaptive_threshold = filters.adaptive_threshold,
   -- kernels
   main_colors = colors.main_colors,
   warp_perspective = warp.warp_perspective, crop_quads = warp.crop_quads,

@@ -1,6 +1,7 @@
 -- pixjit.ops: image operations that make a new image from one: channel
--- conversion, resizing, padding.  Each is a short path to one C call:
--- check the handle and the argument types, call, wrap.
+-- conversion, resizing, padding, mirroring, turning, inverting.  Each is a
+-- short path to one C call: check the handle and the argument types, call,
+-- wrap.
 local core = require "pixjit.core"
 
 local C = core.C
@@ -55,6 +56,30 @@ function M.pad(img, top, bottom, left, right, value)
   local px = value ~= nil and core.pixel(f, "value", value, img.channels) or nil
   return wrap(f, C.pj_image_pad(img, int(f, "top", top), int(f, "bottom", bottom),
                                 int(f, "left", left), int(f, "right", right), px))
+end
+
+local FLIPS = { horizontal = C.PJ_FLIP_HORIZONTAL, vertical = C.PJ_FLIP_VERTICAL,
+                both = C.PJ_FLIP_BOTH }
+
+-- img:flip(how) -> mirrored copy: "horizontal" (left-right, cv2.flip 1),
+-- "vertical" (top-bottom, 0) or "both" (-1).
+function M.flip(img, how)
+  local f = "img:flip"
+  image(f, "self", img)
+  return wrap(f, C.pj_image_flip(img, core.choice(f, "how", how, FLIPS,
+                                                   '"horizontal", "vertical" or "both"')))
+end
+
+-- img:rot90([k]) -> copy turned k quarter turns counter-clockwise (numpy.rot90).
+function M.rot90(img, k)
+  local f = "img:rot90"
+  image(f, "self", img)
+  return wrap(f, C.pj_image_rot90(img, k == nil and 1 or int(f, "k", k)))
+end
+
+-- img:invert() -> copy with each colour byte v as 255 - v; alpha kept.
+function M.invert(img)
+  return wrap("img:invert", C.pj_image_invert(image("img:invert", "self", img)))
 end
 
 return M

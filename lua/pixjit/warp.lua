@@ -124,11 +124,11 @@ function M.crop_quads(img, list, opts)
   local status = ffi.new("int32_t[?]", math.max(n, 1))
   if C.pj_crop_quads(img, arr, n, o, outp, status) ~= 0 then core.fail(f) end
   local crops, errors = {}, { n = 0 }
-  local release = C.pj_image_release
+  local adopt = core.adopt
   for i = 0, n - 1 do
     local p = outp[i]
     if p ~= nil then
-      crops[i + 1] = ffi.gc(p, release)
+      crops[i + 1] = adopt(p)
     else
       crops[i + 1] = false
       -- Malformed entries are Lua's to describe; everything else C's.

@@ -175,9 +175,9 @@ return { output = "]] .. root .. [[/warm", steps = { { "load" }, { "resize", w =
   end)
 
   it("names bad jobs and bad flags", function()
-    local text, rc = run(H.write("batch/bad.lua", "return { steps = { { 'blur' } }, output = 'x', inputs = 'y' }"))
+    local text, rc = run(H.write("batch/bad.lua", "return { steps = { { 'sharpen' } }, output = 'x', inputs = 'y' }"))
     assert.are.equal(1, rc)
-    assert.matches("step 1: unknown step blur %(built%-in: ", text)
+    assert.matches("step 1: unknown step sharpen %(built%-in: ", text)
     text, rc = run(H.write("batch/nosteps.json", '{"output": "x"}'))
     assert.are.equal(1, rc)
     assert.matches("needs a non%-empty 'steps' list", text)

@@ -69,12 +69,15 @@ function M.resize_linear(img, dw, dh)
   local sw, sh, c = img.width, img.height, img.channels
   local px, stride = img:pixels(), img.stride
   local out = {}
+  -- An exact half is OpenCV's area path: its vector code (1, 3, 4
+  -- channels) rounds half up, its scalar code (2) half to even.
   if sw == 2 * dw and sh == 2 * dh then
     for y = 0, dh - 1 do
       for x = 0, dw - 1 do
         for k = 0, c - 1 do
           local o = (2 * y) * stride + 2 * x * c + k
-          out[(y * dw + x) * c + k] = bit.rshift(px[o] + px[o + c] + px[o + stride] + px[o + stride + c] + 2, 2)
+          local sum = px[o] + px[o + c] + px[o + stride] + px[o + stride + c]
+          out[(y * dw + x) * c + k] = c == 2 and rint(sum / 4) or bit.rshift(sum + 2, 2)
         end
       end
     end

@@ -173,7 +173,7 @@ describe("pj.pack", function()
                 local v = { r:get(x, y) }
                 local byte
                 if C == 1 then
-                  byte = #v >= 3 and bit.rshift(v[1] * 4899 + v[2] * 9617 + v[3] * 1868 + 8192, 14) or v[1]
+                  byte = #v >= 3 and bit.rshift(v[1] * 9798 + v[2] * 19235 + v[3] * 3735 + 16384, 15) or v[1]
                 else
                   byte = #v >= 3 and v[k + 1] or v[1]
                 end

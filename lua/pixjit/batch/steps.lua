@@ -75,6 +75,26 @@ end
 
 function STEPS.to_gray(ctx, step) ctx.image = image_of(ctx, step):to_gray() end
 
+-- The image kernels as steps, their options named as the methods' (a
+-- threshold's level goes to ctx.values.threshold).
+function STEPS.threshold(ctx, step)
+  ctx.image, ctx.values.threshold = image_of(ctx, step):threshold(step.t, {
+    type = step.type, maxval = step.maxval, otsu = step.otsu })
+end
+
+function STEPS.adaptive_threshold(ctx, step)
+  ctx.image = image_of(ctx, step):adaptive_threshold {
+    method = step.method, block = step.block, c = step.c, type = step.type, maxval = step.maxval }
+end
+
+function STEPS.blur(ctx, step) ctx.image = image_of(ctx, step):blur(step.kw, step.kh) end
+function STEPS.gaussian_blur(ctx, step) ctx.image = image_of(ctx, step):gaussian_blur(step.k, step.sigma) end
+function STEPS.dilate(ctx, step) ctx.image = image_of(ctx, step):dilate(step.kw, step.kh) end
+function STEPS.erode(ctx, step) ctx.image = image_of(ctx, step):erode(step.kw, step.kh) end
+function STEPS.rot90(ctx, step) ctx.image = image_of(ctx, step):rot90(step.k) end
+function STEPS.flip(ctx, step) ctx.image = image_of(ctx, step):flip(step.how) end
+function STEPS.invert(ctx, step) ctx.image = image_of(ctx, step):invert() end
+
 function STEPS.pack(ctx, step)
   local imgs = ctx.values.crops and {} or { image_of(ctx, step) }
   for _, c in ipairs(ctx.values.crops or {}) do if c then imgs[#imgs + 1] = c end end

@@ -1,0 +1,297 @@
+/*
+ * copy.c - the kernels that move bytes without arithmetic: swap_rb, pad,
+ * flip, rot90, invert.  Each makes its output in one pass over it (no
+ * clear-then-copy), rows in bands over threads when the image is large
+ * (pj_rows), with byte shuffles for the per-pixel rearrangements.
+ */
+#include "internal.h"
+
+#include <string.h>
+#ifdef PJ_X86_SIMD
+#include <immintrin.h>
+#endif
+
+static bool live(const pj_image *img) { return img && img->data; }
+
+static size_t work_of(const pj_image *img) {
+  return (size_t)img->width * img->height * img->channels * 2;
+}
+
+static uint8_t *row_of(const pj_image *img, int32_t y) {
+  return img->data + (size_t)y * img->stride;
+}
+
+/* ---- swap_rb ---------------------------------------------------------------------- */
+
+/* Pixels [x0, w) of a row with bytes 0 and 2 of each pixel exchanged. */
+static void swap_scalar(const uint8_t *s, uint8_t *d, int32_t x0, int32_t w, int c) {
+  for (int32_t x = x0; x < w; x++) {
+    const uint8_t *p = s + (size_t)x * c;
+    uint8_t *q = d + (size_t)x * c;
+    const uint8_t r = p[0], g = p[1], b = p[2];
+    q[0] = b, q[1] = g, q[2] = r;
+    if (c == 4) q[3] = p[3];
+  }
+}
+
+#ifdef PJ_X86_SIMD
+/* 5 RGB or 4 RGBA pixels a step.  For RGB the 16th stored byte is the
+ * next step's first, rewritten right after, so the loop stops a pixel
+ * early and the scalar tail ends the row exactly. */
+__attribute__((target("ssse3"))) static int32_t swap_ssse3(const uint8_t *s, uint8_t *d, int32_t w,
+                                                          int c) {
+  const __m128i p3 = _mm_setr_epi8(2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9, 14, 13, 12, 15);
+  const __m128i p4 = _mm_setr_epi8(2, 1, 0, 3, 6, 5, 4, 7, 10, 9, 8, 11, 14, 13, 12, 15);
+  const int px = c == 3 ? 5 : 4;
+  int32_t x = 0;
+  for (; x + px + 1 <= w; x += px) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(s + (size_t)x * c));
+    _mm_storeu_si128((__m128i *)(d + (size_t)x * c), _mm_shuffle_epi8(v, c == 3 ? p3 : p4));
+  }
+  return x;
+}
+#endif
+
+typedef struct two {
+  const pj_image *src;
+  pj_image *dst;
+  int32_t arg;
+} two;
+
+static void swap_rows(void *arg, int32_t y0, int32_t y1) {
+  const two *j = arg;
+  const int c = j->src->channels;
+  const int32_t w = j->src->width;
+  for (int32_t y = y0; y < y1; y++) {
+    const uint8_t *s = row_of(j->src, y);
+    uint8_t *d = row_of(j->dst, y);
+    int32_t x = 0;
+#ifdef PJ_X86_SIMD
+    if (pj_cpu_ssse3()) x = swap_ssse3(s, d, w, c);
+#endif
+    swap_scalar(s, d, x, w, c);
+  }
+}
+
+pj_image *pj_image_swap_rb(const pj_image *img) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  if (img->channels < 3)
+    return pj_fail_null(PJ_EARG, "the image must have 3 or 4 channels, got %d", img->channels);
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
+  if (!out) return NULL;
+  two j = {img, out, 0};
+  pj_rows(img->height, work_of(img), swap_rows, &j);
+  pj_stats_add(PJ_KERNEL_SWAP_RB, t0, pj_pixels_of(out));
+  return out;
+}
+
+/* ---- pad -------------------------------------------------------------------------- */
+
+typedef struct pad_job {
+  const pj_image *src;
+  pj_image *dst;
+  int32_t top, left;
+  const uint8_t *fill;  /* one output row of the border value */
+} pad_job;
+
+static void pad_rows(void *arg, int32_t y0, int32_t y1) {
+  const pad_job *j = arg;
+  const int c = j->src->channels;
+  const size_t row = (size_t)j->dst->width * c, inner = (size_t)j->src->width * c;
+  const size_t left = (size_t)j->left * c;
+  for (int32_t y = y0; y < y1; y++) {
+    uint8_t *d = row_of(j->dst, y);
+    const int32_t sy = y - j->top;
+    if (sy < 0 || sy >= j->src->height) {
+      memcpy(d, j->fill, row);
+      continue;
+    }
+    memcpy(d, j->fill, left);
+    memcpy(d + left, row_of(j->src, sy), inner);
+    memcpy(d + left + inner, j->fill, row - left - inner);
+  }
+}
+
+pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t left,
+                       int32_t right, const uint8_t *value) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  const int32_t side[4] = {top, bottom, left, right};
+  static const char *const names[4] = {"top", "bottom", "left", "right"};
+  for (int i = 0; i < 4; i++)
+    if (side[i] < 0) return pj_fail_null(PJ_EARG, "%s must be >= 0, got %d", names[i], side[i]);
+  const int64_t w = (int64_t)img->width + left + right, h = (int64_t)img->height + top + bottom;
+  if (pj_check_dims(w, h, img->channels, 0, NULL)) return NULL;
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc((int32_t)w, (int32_t)h, img->channels);
+  uint8_t *fill = out ? malloc((size_t)w * img->channels) : NULL;
+  if (!fill) {
+    pj_image_release(out);
+    return pj_fail_null(PJ_ENOMEM, "out of memory");
+  }
+  const int c = img->channels;
+  for (int64_t x = 0; x < w; x++)
+    for (int k = 0; k < c; k++) fill[x * c + k] = value ? value[k] : 0;
+  pad_job j = {img, out, top, left, fill};
+  pj_rows(out->height, (size_t)w * h * c * 2, pad_rows, &j);
+  free(fill);
+  pj_stats_add(PJ_KERNEL_PAD, t0, pj_pixels_of(out));
+  return out;
+}
+
+/* ---- flip ------------------------------------------------------------------------- */
+
+#ifdef PJ_X86_SIMD
+/* Gray and RGBA rows reversed 16 bytes a step; returns the pixels done. */
+__attribute__((target("ssse3"))) static int32_t reverse_ssse3(const uint8_t *s, uint8_t *d, int32_t w,
+                                                             int c) {
+  const __m128i rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  int32_t x = 0;
+  if (c == 1)
+    for (; x + 16 <= w; x += 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(s + w - x - 16));
+      _mm_storeu_si128((__m128i *)(d + x), _mm_shuffle_epi8(v, rev));
+    }
+  else if (c == 4)
+    for (; x + 4 <= w; x += 4) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(s + (size_t)(w - x - 4) * 4));
+      _mm_storeu_si128((__m128i *)(d + (size_t)x * 4), _mm_shuffle_epi32(v, 0x1B));
+    }
+  return x;
+}
+#endif
+
+/* A row with its pixels in reverse order. */
+static inline __attribute__((always_inline)) void reverse_c(const uint8_t *s, uint8_t *d, int32_t x,
+                                                            int32_t w, const int c) {
+  for (; x < w; x++) memcpy(d + (size_t)x * c, s + (size_t)(w - 1 - x) * c, (size_t)c);
+}
+
+static void reverse_row(const uint8_t *s, uint8_t *d, int32_t w, int c) {
+  int32_t x = 0;
+#ifdef PJ_X86_SIMD
+  if (pj_cpu_ssse3()) x = reverse_ssse3(s, d, w, c);
+#endif
+  switch (c) {
+  case 1: reverse_c(s, d, x, w, 1); break;
+  case 2: reverse_c(s, d, x, w, 2); break;
+  case 3: reverse_c(s, d, x, w, 3); break;
+  default: reverse_c(s, d, x, w, 4); break;
+  }
+}
+
+static void flip_rows(void *arg, int32_t y0, int32_t y1) {
+  const two *j = arg;
+  const pj_image *s = j->src;
+  const size_t row = (size_t)s->width * s->channels;
+  for (int32_t y = y0; y < y1; y++) {
+    const uint8_t *src = row_of(s, j->arg & PJ_FLIP_VERTICAL ? s->height - 1 - y : y);
+    if (j->arg & PJ_FLIP_HORIZONTAL) reverse_row(src, row_of(j->dst, y), s->width, s->channels);
+    else memcpy(row_of(j->dst, y), src, row);
+  }
+}
+
+pj_image *pj_image_flip(const pj_image *img, int mode) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  if (mode < PJ_FLIP_HORIZONTAL || mode > PJ_FLIP_BOTH) return pj_fail_null(PJ_EARG, "unknown flip %d", mode);
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
+  if (!out) return NULL;
+  two j = {img, out, mode};
+  pj_rows(img->height, work_of(img), flip_rows, &j);
+  pj_stats_add(PJ_KERNEL_FLIP, t0, pj_pixels_of(out));
+  return out;
+}
+
+/* ---- rot90 ------------------------------------------------------------------------ */
+
+/* Output rows [y0, y1) of a quarter turn counter-clockwise (k = 1) or
+ * clockwise (k = 3), in square tiles so reads and writes both stay within
+ * a few cache lines: out(x, y) = in(W - 1 - y, x) for k = 1 and
+ * in(y, H - 1 - x) for k = 3. */
+static inline __attribute__((always_inline)) void
+turn_tiles(const pj_image *s, pj_image *d, int32_t y0, int32_t y1, int k, const int c) {
+  enum { T = 32 };
+  const int32_t W = s->width, H = s->height;
+  for (int32_t ty = y0; ty < y1; ty += T)
+    for (int32_t tx = 0; tx < d->width; tx += T) {
+      const int32_t ye = ty + T < y1 ? ty + T : y1, xe = tx + T < d->width ? tx + T : d->width;
+      for (int32_t y = ty; y < ye; y++) {
+        uint8_t *q = row_of(d, y) + (size_t)tx * c;
+        for (int32_t x = tx; x < xe; x++, q += c) {
+          const int32_t sx = k == 1 ? W - 1 - y : y, sy = k == 1 ? x : H - 1 - x;
+          memcpy(q, row_of(s, sy) + (size_t)sx * c, (size_t)c);
+        }
+      }
+    }
+}
+
+static void turn_rows(void *arg, int32_t y0, int32_t y1) {
+  const two *j = arg;
+  switch (j->src->channels) {
+  case 1: turn_tiles(j->src, j->dst, y0, y1, j->arg, 1); break;
+  case 2: turn_tiles(j->src, j->dst, y0, y1, j->arg, 2); break;
+  case 3: turn_tiles(j->src, j->dst, y0, y1, j->arg, 3); break;
+  default: turn_tiles(j->src, j->dst, y0, y1, j->arg, 4); break;
+  }
+}
+
+pj_image *pj_image_rot90(const pj_image *img, int32_t k) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  k = ((k % 4) + 4) % 4;
+  if (k == 0) return pj_image_clone(img);
+  if (k == 2) return pj_image_flip(img, PJ_FLIP_BOTH);
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc(img->height, img->width, img->channels);
+  if (!out) return NULL;
+  two j = {img, out, k};
+  pj_rows(out->height, work_of(img), turn_rows, &j);
+  pj_stats_add(PJ_KERNEL_ROT90, t0, pj_pixels_of(out));
+  return out;
+}
+
+/* ---- invert ----------------------------------------------------------------------- */
+
+static void invert_rows(void *arg, int32_t y0, int32_t y1) {
+  const two *j = arg;
+  const int c = j->src->channels;
+  const int32_t w = j->src->width;
+  for (int32_t y = y0; y < y1; y++) {
+    const uint8_t *s = row_of(j->src, y);
+    uint8_t *d = row_of(j->dst, y);
+    /* Colour bytes flip, alpha bytes stay: whole pixels xor-ed with a
+     * mask laid out as the bytes are, so byte order does not matter. */
+    if (c == 1 || c == 3) {
+      for (size_t i = 0; i < (size_t)w * c; i++) d[i] = (uint8_t)~s[i];
+    } else if (c == 2) {
+      static const uint8_t mb[2] = {0xFF, 0};
+      uint16_t m, v;
+      memcpy(&m, mb, 2);
+      for (int32_t x = 0; x < w; x++) {
+        memcpy(&v, s + 2 * (size_t)x, 2);
+        v ^= m;
+        memcpy(d + 2 * (size_t)x, &v, 2);
+      }
+    } else {
+      static const uint8_t mb[4] = {0xFF, 0xFF, 0xFF, 0};
+      uint32_t m, v;
+      memcpy(&m, mb, 4);
+      for (int32_t x = 0; x < w; x++) {
+        memcpy(&v, s + 4 * (size_t)x, 4);
+        v ^= m;
+        memcpy(d + 4 * (size_t)x, &v, 4);
+      }
+    }
+  }
+}
+
+pj_image *pj_image_invert(const pj_image *img) {
+  if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
+  if (!out) return NULL;
+  two j = {img, out, 0};
+  pj_rows(img->height, work_of(img), invert_rows, &j);
+  pj_stats_add(PJ_KERNEL_INVERT, t0, pj_pixels_of(out));
+  return out;
+}
