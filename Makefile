@@ -52,9 +52,11 @@ fuzz:
 	@$(MAKE) --no-print-directory all
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
-# Row loops of the resize, pack, filter and threshold kernels are written for the
+# Row loops of the pixel kernels (resize, pack, filters, thresholds, copies,
+# conversions) are written for the
 # vectoriser.
 $(BUILD)/obj/resize.o $(BUILD)/obj/tensor.o $(BUILD)/obj/filter.o $(BUILD)/obj/morph.o \
+	$(BUILD)/obj/copy.o $(BUILD)/obj/convert.o \
 	$(BUILD)/obj/threshold.o: OPT_EXTRA = -O3
 
 $(BUILD)/obj/%.o: src/%.c include/pixjit.h src/internal.h Makefile

@@ -3,7 +3,7 @@
 -- runs, ratios printed.  References that cannot run here (no python3-opencv,
 -- no libopencv-dev) are reported as skipped.
 -- usage: bin/pixjit scripts/bench.lua [--only SECTION,...] [--label TEXT] [data_dir]
--- sections: pixel, colors, crop, pack, batch, codec
+-- sections: pixel, colors, crop, pack, batch, codec, kernels
 local ffi = require "ffi"
 local pj = require "pixjit"
 
@@ -286,6 +286,127 @@ if wanted("codec") and exists(page) then
   if ref then
     line = line .. string.format("; cv2 full %6.2f ms (%.2fx shrink 4), IMREAD_REDUCED_COLOR_4 %6.2f ms", ref.jpeg.full,
                                  ref.jpeg.full / s4, ref.jpeg.reduced4)
+  end
+  print(line)
+end
+
+-- 7. The everyday kernels against their cv2 counterparts: a 100x32 crop
+-- called in a loop, a 1000x320 line, the page; at 1 and 2 threads.
+-- Results are left to the garbage collector, as a script leaves them.
+if wanted("kernels") and exists(data .. "/page.png") then
+  local page = pj.load(data .. "/page.png")
+  local rgb = { ["100x32"] = page:resize(100, 32, { interpolation = "area" }),
+                ["1000x320"] = page:resize(1000, 320, { interpolation = "area" }), page = page }
+  local gray = {}
+  for k, v in pairs(rgb) do gray[k] = v:to_gray() end
+  local SIZES = { "100x32", "1000x320", "page" }
+  local LOOPS = { ["100x32"] = 1000, ["1000x320"] = 20, page = 1 }
+  local function scaled(img, f) return math.max(1, math.floor(img.width * f)), math.max(1, math.floor(img.height * f)) end
+  -- The same list, in the same order, as scripts/bench/kernels_ref.py; copy
+  -- is set for the kernels that only move bytes (bytes read + written).
+  local K = {
+    { "to_gray", "rgb", function(im) return im:to_gray() end },
+    { "gray_to_rgb", "gray", function(im) return im:convert(3) end },
+    { "rgb_to_rgba", "rgb", function(im) return im:convert(4) end },
+    { "swap_rb", "rgb", function(im) return im:swap_rb() end, copy = 2 },
+    { "pad", "rgb", function(im) return im:pad(8, 8, 8, 8) end, copy = 2 },
+    { "clone", "rgb", function(im) return im:clone() end, copy = 2 },
+    { "fill", "rgb", function(im) im:fill(7) end, copy = 1 },
+    { "resize linear /3", "rgb", function(im) return im:resize(scaled(im, 1 / 3)) end },
+    { "resize linear x2.5", "gray", function(im) return im:resize(scaled(im, 2.5)) end },
+    { "resize area /4", "rgb", function(im) local w, h = scaled(im, 1 / 4); return im:resize(w, h, { interpolation = "area" }) end },
+    { "resize nearest /2", "rgb", function(im) local w, h = scaled(im, 1 / 2); return im:resize(w, h, { interpolation = "nearest" }) end },
+    { "threshold", "gray", function(im) return im:threshold(127) end },
+    { "otsu", "gray", function(im) return im:threshold(0, { otsu = true }) end },
+    { "adaptive mean 11", "gray", function(im) return im:adaptive_threshold { block = 11, c = 2 } end },
+    { "adaptive gaussian 11", "gray", function(im) return im:adaptive_threshold { block = 11, c = 2, method = "gaussian" } end },
+    { "blur 5", "gray", function(im) return im:blur(5) end },
+    { "gaussian_blur 5", "gray", function(im) return im:gaussian_blur(5) end },
+    { "dilate 3", "gray", function(im) return im:dilate(3) end },
+    { "erode 5", "gray", function(im) return im:erode(5) end },
+    { "rot90", "gray", function(im) return im:rot90() end, copy = 2 },
+    { "flip horizontal", "rgb", function(im) return im:flip("horizontal") end, copy = 2 },
+    { "flip vertical", "rgb", function(im) return im:flip("vertical") end, copy = 2 },
+    { "invert", "rgb", function(im) return im:invert() end, copy = 2 },
+  }
+  local function median_us(fn, loops)
+    fn()
+    return pj.timeit(fn, { number = loops, ["repeat"] = REPS, quiet = true }).median * 1e6
+  end
+  -- The page's word boxes: view -> height 32 -> gray, one after another.
+  local boxes = {}
+  for _, q in ipairs(pj.read_quads(data .. "/page.boxes.json")) do
+    local x0, y0 = math.floor(math.min(q[1][1], q[4][1])), math.floor(math.min(q[1][2], q[2][2]))
+    local x1 = math.min(page.width, math.floor(math.max(q[2][1], q[3][1])))
+    local y1 = math.min(page.height, math.floor(math.max(q[3][2], q[4][2])))
+    if x1 > x0 and y1 > y0 then boxes[#boxes + 1] = { x0, y0, x1 - x0, y1 - y0 } end
+  end
+  local function rint(v) local r = math.floor(v + 0.5); if r - v == 0.5 and r % 2 == 1 then r = r - 1 end; return r end
+  local function chain()
+    local out = {}
+    for i, b in ipairs(boxes) do
+      out[i] = page:view(b[1], b[2], b[3], b[4]):resize(math.max(1, rint(b[3] * 32 / b[4])), 32):to_gray()
+    end
+    return out
+  end
+  local ours, chain_ms = {}, {}
+  for _, th in ipairs { 1, 2 } do
+    pj.threads(th)
+    for _, k in ipairs(K) do
+      local imgs = k[2] == "rgb" and rgb or gray
+      for _, size in ipairs(SIZES) do
+        local im, fn = imgs[size], k[3]
+        ours[k[1] .. "|" .. size .. "|" .. th] = median_us(function() fn(im) end, LOOPS[size])
+      end
+    end
+    chain_ms[th] = median_us(chain, 1) / 1000
+  end
+  pj.threads(0)
+  -- This machine's memory copy of a page's bytes, for the copy-like kernels.
+  local nbytes = page.width * page.height * 3
+  local a, b = ffi.new("uint8_t[?]", nbytes), ffi.new("uint8_t[?]", nbytes)
+  local copy_gbs = 2 * nbytes / (median_us(function() ffi.copy(b, a, nbytes) end, 1) * 1e3)
+  local ref = have_cv2 and sh(string.format("/usr/bin/python3 scripts/bench/kernels_ref.py %s %s %d",
+                                             data .. "/page.png", data .. "/page.boxes.json", math.max(7, math.floor(REPS / 2))))
+  ref = ref and require("cjson").decode(ref)
+  print(string.format("\nkernels against cv2 (us per call; ratio = cv2 / pixjit; results left to the GC); memcpy %.1f GB/s", copy_gbs))
+  print(string.format("  %-21s %-9s %9s %9s %6s   %9s %9s %6s", "kernel", "size", "1 thread", "cv2", "ratio", "2 threads", "cv2", "ratio"))
+  local logsum, nlog, worst, worst_name = 0, 0, math.huge, nil
+  for _, k in ipairs(K) do
+    for _, size in ipairs(SIZES) do
+      local line = string.format("  %-21s %-9s", k[1], size)
+      for _, th in ipairs { 1, 2 } do
+        local us = ours[k[1] .. "|" .. size .. "|" .. th]
+        local r = ref and ref.kernels[k[1]][size][tostring(th)]
+        line = line .. string.format(" %9.2f", us)
+        if r then
+          line = line .. string.format(" %9.2f %5.2fx", r, r / us)
+          if th == 2 then
+            logsum, nlog = logsum + math.log(r / us), nlog + 1
+            if r / us < worst then worst, worst_name = r / us, k[1] .. " " .. size end
+          end
+        else
+          line = line .. "         -      -"
+        end
+        if th == 1 then line = line .. "  " end
+      end
+      if k.copy and size == "page" then
+        local img = (k[2] == "rgb" and rgb or gray).page
+        local bytes = k.copy * img.width * img.height * img.channels
+        line = line .. string.format("   %.1f GB/s = %.0f%% of memcpy", bytes / (ours[k[1] .. "|page|2"] * 1e3),
+                                     100 * bytes / (ours[k[1] .. "|page|2"] * 1e3) / copy_gbs)
+      end
+      print(line)
+    end
+  end
+  if nlog > 0 then
+    print(string.format("  2 threads: geometric mean %.2fx, slowest %s at %.2fx (targets: >= 1.3x, none < 1.0x)",
+                        math.exp(logsum / nlog), worst_name, worst))
+  end
+  local line = string.format("  chain, %d word boxes: view -> height 32 -> gray: %.2f ms (1 thread), %.2f ms (2 threads)",
+                             #boxes, chain_ms[1], chain_ms[2])
+  if ref then
+    line = line .. string.format("; OpenCV-Python %.2f ms -> %.2fx (target >= 2x)", ref.chain["2"], ref.chain["2"] / chain_ms[2])
   end
   print(line)
 end

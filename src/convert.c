@@ -76,8 +76,11 @@ __attribute__((target("avx2"))) static void row_3_1_avx2(const uint8_t *s, uint8
   const __m256i b = _mm256_setr_epi8(2, Z, Z, Z, 5, Z, Z, Z, 8, Z, Z, Z, 11, Z, Z, Z,
                                      2, Z, Z, Z, 5, Z, Z, Z, 8, Z, Z, Z, 11, Z, Z, Z);
   int32_t x = 0;
-  /* The loads of 16 bytes per 4 pixels read 4 bytes past the 32nd pixel. */
-  for (; x + 34 <= w; x += 32) {
+  /* The loads of 16 bytes per 4 pixels read 4 bytes past the 32nd pixel,
+   * inside the buffer's tail when at the end of the last row.  The last
+   * block ends at w, overlapping the one before. */
+  for (; x < w && w >= 32; x += 32) {
+    if (x + 32 > w) x = w - 32;
     __m256i g[4];
     for (int k = 0; k < 4; k++) {
       const uint8_t *q = s + (size_t)(x + 8 * k) * 3;
@@ -94,7 +97,8 @@ __attribute__((target("avx2"))) static void row_4_1_avx2(const uint8_t *s, uint8
   const __m256i b = _mm256_setr_epi8(2, Z, Z, Z, 6, Z, Z, Z, 10, Z, Z, Z, 14, Z, Z, Z,
                                      2, Z, Z, Z, 6, Z, Z, Z, 10, Z, Z, Z, 14, Z, Z, Z);
   int32_t x = 0;
-  for (; x + 32 <= w; x += 32) {
+  for (; x < w && w >= 32; x += 32) {
+    if (x + 32 > w) x = w - 32;
     __m256i g[4];
     for (int k = 0; k < 4; k++)
       g[k] = gray8(_mm256_loadu_si256((const __m256i *)(s + (size_t)(x + 8 * k) * 4)), rg, b);

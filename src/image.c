@@ -1,61 +1,11 @@
 /*
- * image.c - refcounted pixel buffers, images and views, size limits.
+ * image.c - images and views over refcounted buffers (buffer.c), scratch
+ * memory, size limits.
  */
 #include "internal.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
- * cache lines; views may start anywhere.  Every buffer has at least
- * PJ_TAIL spare bytes after its last pixel, so a kernel may load a whole
- * 4-byte word for a 3-byte pixel anywhere in the image. */
-#define PJ_ALIGN 64
-#define PJ_TAIL 16
-
-/* One malloc holds the header and, PJ_ALIGN-aligned after it, the pixels:
- * a small image costs one allocation for its memory, not two. */
-struct pj_buffer {
-  atomic_int refs;
-  size_t size;
-  uint8_t *data; /* PJ_ALIGN-aligned, inside this block */
-};
-
-static atomic_llong mem_live;
-
-int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
-
-pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
-  const size_t head = sizeof(pj_buffer);
-  /* Rounded up to whole lines, plus the tail, plus the worst alignment
-   * slack after the header; each step checked for wrapping. */
-  size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
-  if (rounded < bytes || rounded + head + PJ_ALIGN < rounded) return NULL;
-  /* Aligned by hand inside a plain malloc: glibc's aligned_alloc asks for
-   * more than it keeps, so a freed buffer never fits the next one of the
-   * same size, and a program cropping page after page kept faulting in
-   * fresh heap until freed neighbours happened to coalesce. */
-  pj_buffer *b = malloc(head + rounded + PJ_ALIGN);
-  if (!b) return NULL;
-  b->data = (uint8_t *)(((uintptr_t)(b + 1) + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
-  if (zero) memset(b->data, 0, bytes);
-  atomic_init(&b->refs, 1);
-  b->size = bytes;
-  atomic_fetch_add(&mem_live, (long long)bytes);
-  return b;
-}
-
-void pj_buffer_release(pj_buffer *b) {
-  if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
-    atomic_fetch_sub(&mem_live, (long long)b->size);
-    free(b);
-  }
-}
-
-void *pj_buffer_data(pj_buffer *b) { return b->data; }
-
-void pj_buffer_retain(pj_buffer *b, int n) { atomic_fetch_add(&b->refs, n); }
 
 void *pj_scratch_get(pj_scratch *s, size_t n) {
   if (n <= s->cap) return s->mem;
@@ -114,7 +64,7 @@ static pj_image *image_fresh(int32_t w, int32_t h, int32_t c, bool zero) {
   if (!b)
     return pj_fail_null(PJ_ENOMEM, "out of memory for a %dx%d image (%zu bytes)",
                         w, h, bytes);
-  pj_image *img = image_over(b, b->data, w, h, c, stride);
+  pj_image *img = image_over(b, pj_buffer_data(b), w, h, c, stride);
   if (!img) {
     pj_buffer_release(b);
     return pj_fail_null(PJ_ENOMEM, "out of memory");
@@ -129,7 +79,7 @@ pj_image *pj_image_alloc(int32_t w, int32_t h, int32_t c) {
 pj_image *pj_image_alloc_bytes(size_t bytes) {
   pj_buffer *b = pj_buffer_new(bytes, false);
   if (!b) return pj_fail_null(PJ_ENOMEM, "out of memory (%zu bytes)", bytes);
-  pj_image *img = image_over(b, b->data, 0, 0, 0, 0);
+  pj_image *img = image_over(b, pj_buffer_data(b), 0, 0, 0, 0);
   if (!img) {
     pj_buffer_release(b);
     return pj_fail_null(PJ_ENOMEM, "out of memory");
@@ -139,7 +89,7 @@ pj_image *pj_image_alloc_bytes(size_t bytes) {
 
 pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
                          int32_t h, int32_t c) {
-  pj_image *img = image_over(base->buf, base->buf->data + off, w, h, c, w * c);
+  pj_image *img = image_over(base->buf, (uint8_t *)pj_buffer_data(base->buf) + off, w, h, c, w * c);
   if (!img) return pj_fail_null(PJ_ENOMEM, "out of memory");
   return img;
 }
@@ -168,7 +118,7 @@ pj_image *pj_image_view(const pj_image *img, int32_t x, int32_t y, int32_t w,
   uint8_t *p = img->data + (size_t)y * img->stride + (size_t)x * img->channels;
   pj_image *v = image_over(img->buf, p, w, h, img->channels, img->stride);
   if (!v) return pj_fail_null(PJ_ENOMEM, "out of memory");
-  atomic_fetch_add(&img->buf->refs, 1);
+  pj_buffer_retain(img->buf, 1);
   return v;
 }
 
@@ -224,7 +174,7 @@ void pj_image_release(pj_image *img) {
 }
 
 int pj_image_refs(const pj_image *img) {
-  return live(img) ? atomic_load(&img->buf->refs) : 0;
+  return live(img) ? pj_buffer_refs(img->buf) : 0;
 }
 
 static int check_xy(const pj_image *img, int32_t x, int32_t y, const void *px) {

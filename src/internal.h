@@ -62,6 +62,7 @@ pj_image *pj_image_alloc_bytes(size_t bytes);
 pj_image *pj_image_carve(const pj_image *base, size_t off, int32_t w,
                          int32_t h, int32_t c);
 void pj_buffer_retain(pj_buffer *b, int n);
+int pj_buffer_refs(const pj_buffer *b);
 
 /* Monotonic clock in nanoseconds, and the kernel counters behind
  * pj_stats_get: one call of kernel k that started at t0 and touched px

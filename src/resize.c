@@ -162,6 +162,8 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   const __m256i pick4 = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1,
                                          0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
   const __m256i pick = c == 3 ? pick3 : pick4, zero = _mm256_setzero_si256();
+  /* The two pixels' weight pairs, each spread over its lane. */
+  const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const int32_t end = vec_limit(t, sw, c, dw, 8);
   int32_t d = 0;
   /* Each pixel stores 4 ints; for 3 channels the 4th is overwritten by the
@@ -170,9 +172,8 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
     const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d]));
     const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d + 1]));
     const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero);
-    uint32_t a[2];
-    memcpy(a, t->alpha + 2 * d, 8);
-    const __m256i w = _mm256_set_m128i(_mm_set1_epi32((int)a[1]), _mm_set1_epi32((int)a[0]));
+    const __m128i a = _mm_loadl_epi64((const __m128i *)(t->alpha + 2 * d));
+    const __m256i w = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(a), spread);
     const __m256i r = _mm256_madd_epi16(v, w);
     _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(r));
     _mm_storeu_si128((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(r, 1));
@@ -221,7 +222,9 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, con
   const __m256i vb0 = _mm256_set1_epi16((int16_t)b0), vb1 = _mm256_set1_epi16((int16_t)b1);
   const __m256i two = _mm256_set1_epi16(2);
   int32_t i = 0;
-  for (; i + 32 <= n; i += 32) {
+  /* The last block ends at n, overlapping the one before. */
+  for (; i < n; i += 32) {
+    if (i + 32 > n) i = n - 32;
     __m256i r[2];
     for (int j = 0; j < 2; j++) {
       const __m256i *p0 = (const __m256i *)(h0 + i + 16 * j), *p1 = (const __m256i *)(h1 + i + 16 * j);
@@ -573,7 +576,9 @@ static void rz_rows(void *arg, int32_t y0, int32_t y1) {
     const size_t bytes = j->path == RZ_AREA_FAST ? sizeof(uint32_t) * n * j->kx
                          : j->path == RZ_AREA ? 2 * sizeof(float) * n
                                               : 2 * sizeof(int32_t) * hrow_ints(d->width, c);
-    void *mem = malloc(bytes + 64);
+    /* Small outputs (word crops) keep it on the stack. */
+    uint8_t stack[16384] __attribute__((aligned(64)));
+    void *mem = bytes + 64 <= sizeof stack ? stack : malloc(bytes + 64);
     if (!mem) {
       j->failed = true;
       return;
@@ -581,7 +586,7 @@ static void rz_rows(void *arg, int32_t y0, int32_t y1) {
     if (j->path == RZ_AREA_FAST) area_fast_rows(s, d, j->kx, j->ky, mem, y0, y1);
     else if (j->path == RZ_AREA) area_rows(s, d, j->tx, j->ty, mem, y0, y1);
     else linear_rows(s, d, j->lt, mem, y0, y1);
-    free(mem);
+    if (mem != stack) free(mem);
   }
 }
 

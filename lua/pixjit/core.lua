@@ -271,18 +271,21 @@ end
 
 -- LuaJIT's collector only sees the few bytes of each handle, not the pixels
 -- behind it, so a loop that drops large images would grow without bound.
--- The C core counts live pixel bytes; when they pass a threshold a full
--- collection runs (finalizers release the buffers) and the threshold is
--- reset to twice what survived, keeping collections amortised.
-local MIN_THRESHOLD = 192 * 2^20
-local threshold = MIN_THRESHOLD
+-- The C core counts live pixel bytes; when they grow a step past what the
+-- last full collection left, another runs (finalizers release the
+-- buffers).  The step is small (32 MB), so a dropped page-sized result is
+-- back for the next one to reuse while still in cache, much as Python's
+-- reference counting hands it back; a collection costs in proportion to
+-- the Lua heap, not the pixels, so the step grows with the heap.
+local STEP = 32 * 2^20
+local threshold = STEP
 
 local function account()
   local live = tonumber(C.pj_mem_live())
   if live > threshold then
     collectgarbage("collect")
     live = tonumber(C.pj_mem_live())
-    threshold = math.max(MIN_THRESHOLD, 2 * live)
+    threshold = live + math.max(STEP, collectgarbage("count") * 4096)
   end
 end
 M.account = account

@@ -1,0 +1,144 @@
+/*
+ * buffer.c - the refcounted pixel buffers behind images and tensors, the
+ * count of live pixel bytes, and a small cache of freed large buffers.
+ *
+ * The cache is there for loops that drop a large result and make the next
+ * one: glibc hands blocks of that size back to the kernel when they are
+ * freed (munmap, or trimming the heap top), so every new result would fault
+ * in and zero fresh pages, which costs more than most kernels.  A few
+ * freed buffers (bounded in count and in bytes) wait for the next request
+ * they fit.  Builds with AddressSanitizer keep no cache, so a use after
+ * free is still caught.
+ */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
+ * cache lines; views may start anywhere.  Every buffer has at least
+ * PJ_TAIL spare bytes after its last pixel, so a kernel may load a whole
+ * 4-byte word for a 3-byte pixel anywhere in the image. */
+#define PJ_ALIGN 64
+#define PJ_TAIL 16
+
+/* One malloc holds the header and, PJ_ALIGN-aligned after it, the pixels:
+ * a small image costs one allocation for its memory, not two. */
+struct pj_buffer {
+  atomic_int refs;
+  size_t size; /* bytes asked for */
+  size_t cap;  /* bytes usable at data */
+  uint8_t *data;
+};
+
+static atomic_llong mem_live;
+
+int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
+
+/* ---- Cache of freed large buffers ------------------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_SLOTS 0
+#else
+#define CACHE_SLOTS 16
+#endif
+#define CACHE_MIN ((size_t)64 << 10)
+#define CACHE_BYTES ((size_t)96 << 20)
+
+/* Entries 0 .. n - 1, oldest first. */
+static struct {
+  atomic_flag lock;
+  pj_buffer *slot[CACHE_SLOTS + 1];
+  int n;
+  size_t bytes;
+} cache = {.lock = ATOMIC_FLAG_INIT};
+
+static void cache_lock(void) {
+  while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire)) {
+  }
+}
+
+static void cache_unlock(void) { atomic_flag_clear_explicit(&cache.lock, memory_order_release); }
+
+static void cache_remove(int i) {
+  cache.bytes -= cache.slot[i]->cap;
+  memmove(cache.slot + i, cache.slot + i + 1, sizeof cache.slot[0] * (size_t)(cache.n - i - 1));
+  cache.n--;
+}
+
+/* The smallest cached buffer of cap in [need, need + need / 4], or NULL. */
+static pj_buffer *cache_take(size_t need) {
+  if (CACHE_SLOTS == 0 || need < CACHE_MIN) return NULL;
+  pj_buffer *b = NULL;
+  cache_lock();
+  int best = -1;
+  for (int i = 0; i < cache.n; i++) {
+    const size_t cap = cache.slot[i]->cap;
+    if (cap >= need && cap - need <= need / 4 && (best < 0 || cap < cache.slot[best]->cap)) best = i;
+  }
+  if (best >= 0) {
+    b = cache.slot[best];
+    cache_remove(best);
+  }
+  cache_unlock();
+  return b;
+}
+
+/* Keeps b for reuse, evicting the oldest entries to stay within the
+ * bounds (they are freed after the lock is let go). */
+static void cache_put(pj_buffer *b) {
+  if (CACHE_SLOTS == 0 || b->cap < CACHE_MIN || b->cap > CACHE_BYTES) {
+    free(b);
+    return;
+  }
+  pj_buffer *drop[CACHE_SLOTS + 1];
+  int nd = 0;
+  cache_lock();
+  while (cache.n > 0 && (cache.n == CACHE_SLOTS || cache.bytes + b->cap > CACHE_BYTES)) {
+    drop[nd++] = cache.slot[0];
+    cache_remove(0);
+  }
+  cache.slot[cache.n++] = b;
+  cache.bytes += b->cap;
+  cache_unlock();
+  for (int i = 0; i < nd; i++) free(drop[i]);
+}
+
+/* ---- Buffers ------------------------------------------------------------------------ */
+
+pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
+  const size_t head = sizeof(pj_buffer);
+  /* Rounded up to whole lines, plus the tail, plus the worst alignment
+   * slack after the header; each step checked for wrapping. */
+  size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
+  if (rounded < bytes || rounded + head + PJ_ALIGN < rounded) return NULL;
+  pj_buffer *b = cache_take(rounded);
+  if (!b) {
+    /* Aligned by hand inside a plain malloc: glibc's aligned_alloc asks
+     * for more than it keeps, so a freed buffer never fits the next one of
+     * the same size. */
+    b = malloc(head + rounded + PJ_ALIGN);
+    if (!b) return NULL;
+    b->data = (uint8_t *)(((uintptr_t)(b + 1) + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
+    b->cap = rounded;
+  }
+  if (zero) memset(b->data, 0, bytes);
+  atomic_init(&b->refs, 1);
+  b->size = bytes;
+  atomic_fetch_add(&mem_live, (long long)bytes);
+  return b;
+}
+
+void pj_buffer_release(pj_buffer *b) {
+  if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+    atomic_fetch_sub(&mem_live, (long long)b->size);
+    cache_put(b);
+  }
+}
+
+void *pj_buffer_data(pj_buffer *b) { return b->data; }
+
+void pj_buffer_retain(pj_buffer *b, int n) { atomic_fetch_add(&b->refs, n); }
+
+int pj_buffer_refs(const pj_buffer *b) { return atomic_load(&((pj_buffer *)b)->refs); }
