@@ -10,6 +10,9 @@
 #ifdef PJ_X86_SIMD
 #include <immintrin.h>
 #endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static bool live(const pj_image *img) { return img && img->data; }
 
@@ -206,34 +209,117 @@ pj_image *pj_image_flip(const pj_image *img, int mode) {
 /* ---- rot90 ------------------------------------------------------------------------ */
 
 /* Output rows [y0, y1) of a quarter turn counter-clockwise (k = 1) or
- * clockwise (k = 3), in square tiles so reads and writes both stay within
- * a few cache lines: out(x, y) = in(W - 1 - y, x) for k = 1 and
- * in(y, H - 1 - x) for k = 3. */
-static inline __attribute__((always_inline)) void
-turn_tiles(const pj_image *s, pj_image *d, int32_t y0, int32_t y1, int k, const int c) {
-  enum { T = 32 };
+ * clockwise (k = 3): out(x, y) = in(W - 1 - y, x) for k = 1 and
+ * in(y, H - 1 - x) for k = 3, one pixel at a time (edges, 3 channels). */
+static inline __attribute__((always_inline)) void turn_pixels(const pj_image *s, pj_image *d,
+                                                              int32_t y0, int32_t y1, int32_t x0,
+                                                              int32_t x1, int k, const int c) {
   const int32_t W = s->width, H = s->height;
+  for (int32_t y = y0; y < y1; y++) {
+    uint8_t *q = row_of(d, y) + (size_t)x0 * c;
+    for (int32_t x = x0; x < x1; x++, q += c) {
+      const int32_t sx = k == 1 ? W - 1 - y : y, sy = k == 1 ? x : H - 1 - x;
+      const uint8_t *p = row_of(s, sy) + (size_t)sx * c;
+      for (int i = 0; i < c; i++) q[i] = p[i];
+    }
+  }
+}
+
+#ifdef __SSE2__
+/* An n x n block of e-byte elements (n * e = 16) turned through SSE2
+ * transposes: unpacking neighbouring rows at e, 2e, ... 8 bytes leaves
+ * column bitrev(j) in register j.  The block's input rows are read so
+ * that each transposed column is one output row (see turn_rows). */
+#define UNPACK(g, lohi, a, b) _mm_unpack##lohi##_epi##g(a, b)
+static inline __attribute__((always_inline)) void transpose_block(__m128i *a, int e) {
+  __m128i t[16];
+  const int n = 16 / e;
+  for (int g = e; g <= 8; g *= 2) {
+    for (int i = 0; i < n / 2; i++) {
+      const __m128i x = a[2 * i], y = a[2 * i + 1];
+      switch (g) {
+      case 1: t[i] = UNPACK(8, lo, x, y), t[i + n / 2] = UNPACK(8, hi, x, y); break;
+      case 2: t[i] = UNPACK(16, lo, x, y), t[i + n / 2] = UNPACK(16, hi, x, y); break;
+      case 4: t[i] = UNPACK(32, lo, x, y), t[i + n / 2] = UNPACK(32, hi, x, y); break;
+      default: t[i] = UNPACK(64, lo, x, y), t[i + n / 2] = UNPACK(64, hi, x, y); break;
+      }
+    }
+    for (int i = 0; i < n; i++) a[i] = t[i];
+  }
+}
+#undef UNPACK
+
+static inline __attribute__((always_inline)) int bitrev(int j, int n) {
+  int r = 0;
+  for (int b = 1; b < n; b *= 2, j >>= 1) r = r * 2 + (j & 1);
+  return r;
+}
+
+/* Rows [y0, y1) of the output in n x n blocks of e-byte pixels, the
+ * ragged right and bottom edges pixel by pixel. */
+static inline __attribute__((always_inline)) void turn_blocks(const pj_image *s, pj_image *d,
+                                                              int32_t y0, int32_t y1, int k,
+                                                              const int e) {
+  const int n = 16 / e;
+  const int32_t W = s->width, H = s->height, dw = d->width;
+  int32_t y = y0;
+  for (; y + n <= y1; y += n) {
+    int32_t x = 0;
+    for (; x + n <= dw; x += n) {
+      __m128i a[16];
+      for (int i = 0; i < n; i++) {
+        /* k = 1: input row x + i from column W - y - n; k = 3: input row
+         * H - 1 - x - i from column y. */
+        const int32_t sy = k == 1 ? x + i : H - 1 - x - i, sx = k == 1 ? W - y - n : y;
+        a[i] = _mm_loadu_si128((const __m128i *)(row_of(s, sy) + (size_t)sx * e));
+      }
+      transpose_block(a, e);
+      for (int j = 0; j < n; j++) {
+        const int col = bitrev(j, n); /* block column held in a[j] */
+        const int32_t oy = k == 1 ? y + n - 1 - col : y + col;
+        _mm_storeu_si128((__m128i *)(row_of(d, oy) + (size_t)x * e), a[j]);
+      }
+    }
+    switch (e) {
+    case 1: turn_pixels(s, d, y, y + n, x, dw, k, 1); break;
+    case 2: turn_pixels(s, d, y, y + n, x, dw, k, 2); break;
+    default: turn_pixels(s, d, y, y + n, x, dw, k, 4); break;
+    }
+  }
+  switch (e) {
+  case 1: turn_pixels(s, d, y, y1, 0, dw, k, 1); break;
+  case 2: turn_pixels(s, d, y, y1, 0, dw, k, 2); break;
+  default: turn_pixels(s, d, y, y1, 0, dw, k, 4); break;
+  }
+}
+#endif
+
+/* 3-channel pixels (and every pixel without SSE2) in 32 x 32 tiles, so
+ * the reads down a source column stay within a few cache lines. */
+static void turn_tiles(const pj_image *s, pj_image *d, int32_t y0, int32_t y1, int k) {
+  enum { T = 32 };
   for (int32_t ty = y0; ty < y1; ty += T)
     for (int32_t tx = 0; tx < d->width; tx += T) {
       const int32_t ye = ty + T < y1 ? ty + T : y1, xe = tx + T < d->width ? tx + T : d->width;
-      for (int32_t y = ty; y < ye; y++) {
-        uint8_t *q = row_of(d, y) + (size_t)tx * c;
-        for (int32_t x = tx; x < xe; x++, q += c) {
-          const int32_t sx = k == 1 ? W - 1 - y : y, sy = k == 1 ? x : H - 1 - x;
-          memcpy(q, row_of(s, sy) + (size_t)sx * c, (size_t)c);
-        }
+      switch (s->channels) {
+      case 1: turn_pixels(s, d, ty, ye, tx, xe, k, 1); break;
+      case 2: turn_pixels(s, d, ty, ye, tx, xe, k, 2); break;
+      case 3: turn_pixels(s, d, ty, ye, tx, xe, k, 3); break;
+      default: turn_pixels(s, d, ty, ye, tx, xe, k, 4); break;
       }
     }
 }
 
 static void turn_rows(void *arg, int32_t y0, int32_t y1) {
   const two *j = arg;
+#ifdef __SSE2__
   switch (j->src->channels) {
-  case 1: turn_tiles(j->src, j->dst, y0, y1, j->arg, 1); break;
-  case 2: turn_tiles(j->src, j->dst, y0, y1, j->arg, 2); break;
-  case 3: turn_tiles(j->src, j->dst, y0, y1, j->arg, 3); break;
-  default: turn_tiles(j->src, j->dst, y0, y1, j->arg, 4); break;
+  case 1: turn_blocks(j->src, j->dst, y0, y1, j->arg, 1); return;
+  case 2: turn_blocks(j->src, j->dst, y0, y1, j->arg, 2); return;
+  case 4: turn_blocks(j->src, j->dst, y0, y1, j->arg, 4); return;
   }
+#endif
+  turn_tiles(j->src, j->dst, y0, y1, j->arg);
 }
 
 pj_image *pj_image_rot90(const pj_image *img, int32_t k) {

@@ -202,16 +202,38 @@ int pj_image_set(pj_image *img, int32_t x, int32_t y, const uint8_t *px) {
   return PJ_OK;
 }
 
+typedef struct fill_job {
+  pj_image *img;
+  const uint8_t *row; /* one whole row of the value, or NULL: memset */
+  uint8_t byte;
+} fill_job;
+
+static void fill_rows(void *arg, int32_t y0, int32_t y1) {
+  const fill_job *j = arg;
+  const size_t row = (size_t)j->img->width * j->img->channels;
+  for (int32_t y = y0; y < y1; y++) {
+    uint8_t *d = j->img->data + (size_t)y * j->img->stride;
+    if (j->row) memcpy(d, j->row, row);
+    else memset(d, j->byte, row);
+  }
+}
+
 int pj_image_fill(pj_image *img, const uint8_t *value) {
   if (!live(img)) return pj_fail(PJ_EARG, "fill of a freed or NULL image");
   if (!value) return pj_fail(PJ_EARG, "NULL fill value");
-  int c = img->channels;
-  size_t row = (size_t)img->width * c;
-  /* Build the first row pixel by pixel, then copy it down. */
-  uint8_t *first = img->data;
-  for (int32_t x = 0; x < img->width; x++) memcpy(first + (size_t)x * c, value, c);
-  for (int32_t y = 1; y < img->height; y++)
-    memcpy(img->data + (size_t)y * img->stride, first, row);
+  const int c = img->channels;
+  const size_t row = (size_t)img->width * c;
+  fill_job j = {.img = img, .byte = value[0]};
+  bool same = true;
+  for (int k = 1; k < c; k++) same = same && value[k] == value[0];
+  if (!same) {
+    /* The first row, doubling the filled part; the others copy it. */
+    uint8_t *first = img->data;
+    memcpy(first, value, (size_t)c);
+    for (size_t n = (size_t)c; n < row; n *= 2) memcpy(first + n, first, n < row - n ? n : row - n);
+    j.row = first;
+  }
+  pj_rows(img->height, row * img->height, fill_rows, &j);
   return PJ_OK;
 }
 

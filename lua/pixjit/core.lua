@@ -236,17 +236,18 @@ end
 
 -- A byte array of one value per channel from a number or a table of
 -- `channels` numbers, each 0-255 (Lua turns them into bytes, so it checks
--- them).  Returns a uint8_t[4].
+-- them).  Returns a uint8_t[4] that the next call reuses: pass it straight
+-- to C.
+local px = ffi.new("uint8_t[4]")
 function M.pixel(f, name, v, channels)
-  local px = ffi.new("uint8_t[4]")
-  if type(v) == "table" then
+  if type(v) == "number" then
+    local b = M.range(f, name, v, 0, 255)
+    px[0], px[1], px[2], px[3] = b, b, b, b
+  elseif type(v) == "table" then
     if #v ~= channels then
       M.raise(string.format("%s: %s must have %d entries, got %d", f, name, channels, #v))
     end
     for i = 1, channels do px[i - 1] = M.range(f, name .. "[" .. i .. "]", v[i], 0, 255) end
-  elseif type(v) == "number" then
-    local b = M.range(f, name, v, 0, 255)
-    for i = 0, 3 do px[i] = b end
   else
     M.raise(string.format("%s: %s must be a number or a table, got %s", f, name, describe(v)))
   end
