@@ -282,8 +282,24 @@ row_runs_c(const job *j, int32_t y, run32 *open, run32 *out, const rowmem *rm, c
   __m256i last = _mm256_set1_epi32((int)key); /* its lane 7: the pixel before */
   int cnt = 0;
   int32_t x = 0;
+  /* Flat stretches are skipped on the raw bytes: when every pixel of the
+   * group is the one before it, no run starts there, and its keys are
+   * those of `last` already.  (RGBA without a mask: the sticker case.) */
+  const bool flat_check = C == 4 && !mrow;
+  uint32_t before = 0;
+  if (flat_check && w > 0) memcpy(&before, p, 4);
+  bool have_before = false;
   for (; x + 8 <= w; x += 8) {
+    if (flat_check && have_before) {
+      const __m256i raw = _mm256_loadu_si256((const __m256i *)(p + 4 * (size_t)x));
+      const __m256i same = _mm256_cmpeq_epi32(raw, _mm256_set1_epi32((int)before));
+      if (_mm256_movemask_epi8(same) == -1) continue;
+    }
     __m256i k = keys8(p, mrow, x, C, qv, amin);
+    if (flat_check) {
+      memcpy(&before, p + 4 * (size_t)(x + 7), 4);
+      have_before = true;
+    }
     __m256i left = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(k, rot),
                                       _mm256_permutevar8x32_epi32(last, rot), 1);
     unsigned m = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, left))) & 0xFFu;
