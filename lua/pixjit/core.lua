@@ -274,11 +274,11 @@ end
 -- behind it, so a loop that drops large images would grow without bound.
 -- The C core counts live pixel bytes; when they grow a step past what the
 -- last full collection left, another runs (finalizers release the
--- buffers).  The step is small (32 MB), so a dropped page-sized result is
+-- buffers).  The step is small (8 MB), so a dropped page-sized result is
 -- back for the next one to reuse while still in cache, much as Python's
 -- reference counting hands it back; a collection costs in proportion to
 -- the Lua heap, not the pixels, so the step grows with the heap.
-local STEP = 32 * 2^20
+local STEP = 8 * 2^20
 local threshold = STEP
 
 local function account()
