@@ -105,9 +105,9 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts) {
     png_longjmp(png, 1);
   }
   /* Palette to RGB, low-bit gray to 8 bits, tRNS to alpha; 16-bit samples
-   * scaled with rounding; Adam7 passes merged. */
+   * to their high byte, as cv2.imread gives them; Adam7 passes merged. */
   png_set_expand(png);
-  if (depth == 16) png_set_scale_16(png);
+  if (depth == 16) png_set_strip_16(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
   int c = png_get_channels(png, info);

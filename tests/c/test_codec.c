@@ -35,7 +35,7 @@ static int ref_png(const char *path, ref_img *out) {
     return -1;
   }
   png_init_io(png, fp);
-  png_read_png(png, info, PNG_TRANSFORM_EXPAND | PNG_TRANSFORM_SCALE_16, NULL);
+  png_read_png(png, info, PNG_TRANSFORM_EXPAND | PNG_TRANSFORM_STRIP_16, NULL);
   out->w = (int)png_get_image_width(png, info);
   out->h = (int)png_get_image_height(png, info);
   out->c = png_get_channels(png, info);
@@ -135,7 +135,7 @@ static void test_pngsuite_known_values(void) {
   img = pj_load(path, NULL);
   CHECK(img && img->channels == 4);
   pj_image_release(img);
-  /* basn0g16: 16-bit gray scaled to 8 bits; the top-left sample is 0. */
+  /* basn0g16: 16-bit gray to its high bytes (as cv2.imread); the top-left sample is 0. */
   snprintf(path, sizeof path, "%s/pngsuite/basn0g16.png", dd);
   pj_decode_opts o = {.channels = 3};
   img = pj_load(path, &o);
