@@ -7,7 +7,7 @@
 
 CC ?= gcc
 BUILD ?= build
-PKGS := luajit libpng libjpeg libedit
+PKGS := luajit libpng libjpeg libedit libtiff-4 libwebp libwebpdemux
 
 # -ffp-contract=off: no fused multiply-add, so the warp arithmetic rounds
 # exactly as OpenCV's does (REFERENCE.md section 2).
@@ -18,7 +18,8 @@ CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
 	-fno-fast-math -fno-math-errno -fvisibility=hidden -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS = $(shell pkg-config --libs libpng libjpeg libdeflate 2>/dev/null || echo -lpng16 -ljpeg -ldeflate) -lm
+LDLIBS = $(shell pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux 2>/dev/null || \
+	echo -lpng16 -ljpeg -ldeflate -ltiff -lwebp -lwebpdemux) -lm
 # libedit is used only through the FFI (the REPL), so it must not be
 # dropped by --as-needed.
 HOST_LDLIBS = $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1) \
@@ -32,7 +33,8 @@ TEST_SRC := $(wildcard tests/c/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # Fuzz targets also built as replay programs over their regression corpus.
 REPLAY_BIN := $(BUILD)/fuzz-replay/decode $(BUILD)/fuzz-replay/crop \
-	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads $(BUILD)/fuzz-replay/pngdiff
+	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads $(BUILD)/fuzz-replay/pngdiff \
+	$(BUILD)/fuzz-replay/exif
 HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all deps test check asan valgrind bench demo clean fuzz

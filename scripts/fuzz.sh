@@ -12,7 +12,7 @@ data=${PIXJIT_DATA:-../shared/data}
 flags=(-g -O1 -std=c11 -D_DEFAULT_SOURCE -ffp-contract=off -fno-math-errno -fopenmp -Iinclude -Isrc
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        $(pkg-config --cflags libpng luajit))
-libs=($(pkg-config --libs libpng libjpeg libdeflate) -lm)
+libs=($(pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux) -lm)
 
 build() { # name source [extra flags...]
   local name=$1 src=$2
@@ -24,12 +24,14 @@ build decode tests/fuzz/fuzz_decode.c
 build crop tests/fuzz/fuzz_crop.c
 build colors tests/fuzz/fuzz_colors.c
 build pngdiff tests/fuzz/fuzz_pngdiff.c
+build exif tests/fuzz/fuzz_exif.c
 build quads tests/fuzz/fuzz_quads.c -DPIXJIT_LUA_DIR="\"$PWD/lua\"" -Wl,--export-dynamic \
   $(pkg-config --libs luajit)
 
-# Seed corpora: PNG and JPEG files the project makes, the PngSuite and the
+# Seed corpora: image files the project makes, the PngSuite and the
 # crasher files when present, and the committed regressions.
-mkdir -p "$out/seeds/png" "$out/seeds/jpeg" "$out/seeds/bytes"
+mkdir -p "$out/seeds/png" "$out/seeds/jpeg" "$out/seeds/bytes" "$out/seeds/tiff" "$out/seeds/webp" \
+  "$out/seeds/exif"
 bin/pixjit scripts/fuzz_seeds.lua "$out/seeds" || exit 1
 [ -d "$data/pngsuite" ] && cp "$data"/pngsuite/*.png "$out/seeds/png/" 2>/dev/null
 [ -d "$data/crashers" ] && cp "$data"/crashers/* "$out/seeds/png/" 2>/dev/null
@@ -59,6 +61,9 @@ run() { # name target regressions-dir [libFuzzer flags] seeds...
 run png decode png "$out/seeds/png"
 run pngdiff pngdiff pngdiff "$out/seeds/png"
 run jpeg decode jpeg "$out/seeds/jpeg"
+run tiff decode tiff "$out/seeds/tiff"
+run webp decode webp "$out/seeds/webp"
+run exif exif exif "$out/seeds/exif"
 run crop crop crop "$out/seeds/bytes"
 run colors colors colors "$out/seeds/bytes"
 # LeakSanitizer cannot see into LuaJIT's heap (see fuzz_quads.c).

@@ -14,8 +14,15 @@ int pj_detect_format(const void *data, size_t size) {
   if (!p) return PJ_FMT_UNKNOWN;
   if (size >= 8 && memcmp(p, png_sig, 8) == 0) return PJ_FMT_PNG;
   if (size >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) return PJ_FMT_JPEG;
+  /* Classic TIFF (42) and BigTIFF (43), either byte order. */
+  if (size >= 4 && ((p[0] == 'I' && p[1] == 'I' && (p[2] == 42 || p[2] == 43) && p[3] == 0) ||
+                    (p[0] == 'M' && p[1] == 'M' && p[2] == 0 && (p[3] == 42 || p[3] == 43))))
+    return PJ_FMT_TIFF;
+  if (size >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0) return PJ_FMT_WEBP;
   return PJ_FMT_UNKNOWN;
 }
+
+#define HEAD_BYTES 16 /* what pj_detect_format needs to see */
 
 /* The decoding options with defaults filled in, checked before any file
  * is touched. */
@@ -31,6 +38,23 @@ static int decode_opts(const pj_decode_opts *opts, pj_decode_opts *o) {
   if (o->shrink == 0) o->shrink = 1;
   if (o->shrink != 1 && o->shrink != 2 && o->shrink != 4 && o->shrink != 8)
     return pj_fail(PJ_EARG, "shrink must be 1, 2, 4 or 8, got %d", o->shrink);
+  if (o->page < 0) return pj_fail(PJ_EARG, "page must be >= 1, got %d", o->page);
+  return PJ_OK;
+}
+
+static const char *const NOT_AN_IMAGE = "not a PNG, JPEG, TIFF or WebP file";
+
+/* Rewinds a source for a second decoder. */
+static int rewind_source(pj_source *src) {
+  if (src->fp && fseek(src->fp, 0, SEEK_SET) != 0)
+    return pj_fail_errno(PJ_EIO, errno, "%s: %s", src->name, strerror(errno));
+  src->pos = 0;
+  return PJ_OK;
+}
+
+/* Pages are a TIFF matter: asking another format for a later one fails. */
+static int single_page(const pj_decode_opts *o, const char *name) {
+  if (o->page > 1) return pj_fail(PJ_EARG, "%s: page %d: the file has 1", name, o->page);
   return PJ_OK;
 }
 
@@ -44,34 +68,100 @@ static pj_image *shrink_image(pj_image *img, int k) {
   return small;
 }
 
-/* Detects the format from the first bytes, decodes, converts channels. */
+/* Detects the format from the first bytes, decodes, turns upright,
+ * converts channels. */
 static pj_image *decode(pj_source *src, const uint8_t *head, size_t nhead,
                         const pj_decode_opts *o) {
-  pj_image *img;
+  pj_image *img = NULL;
   bool declined;
-  switch (pj_detect_format(head, nhead)) {
+  int orientation = 0;
+  const int format = pj_detect_format(head, nhead);
+  if (format != PJ_FMT_TIFF && format != PJ_FMT_UNKNOWN && single_page(o, src->name)) return NULL;
+  switch (format) {
   case PJ_FMT_PNG:
-    img = pj_png_read_fast(src, o, &declined);
+    img = pj_png_read_fast(src, o, &declined, &orientation);
     if (declined) {
       /* Not a layout the fast decoder takes, or something is wrong with
        * the file: libpng reads it from the start. */
-      if (src->fp && fseek(src->fp, 0, SEEK_SET) != 0)
-        return pj_fail_null(PJ_EIO, "%s: %s", src->name, strerror(errno));
-      src->pos = 0;
-      img = pj_png_read(src, o);
+      if (rewind_source(src)) return NULL;
+      orientation = 0;
+      img = pj_png_read(src, o, &orientation);
     }
     img = shrink_image(img, o->shrink);
     break;
-  case PJ_FMT_JPEG: img = pj_jpeg_read(src, o); break; /* shrinks itself */
+  case PJ_FMT_JPEG: img = pj_jpeg_read(src, o, &orientation); break; /* shrinks itself */
+  case PJ_FMT_TIFF: img = shrink_image(pj_tiff_read(src, o, &orientation), o->shrink); break;
+  case PJ_FMT_WEBP: img = shrink_image(pj_webp_read(src, o, &orientation), o->shrink); break;
   default:
-    return pj_fail_null(PJ_EFORMAT, "%s: not a PNG or JPEG file", src->name);
+    return pj_fail_null(PJ_EFORMAT, "%s: %s", src->name, NOT_AN_IMAGE);
   }
+  if (!o->no_orient) img = pj_orient(img, orientation);
   if (img && o->channels && o->channels != img->channels) {
     pj_image *conv = pj_image_convert(img, o->channels);
     pj_image_release(img);
     img = conv;
   }
   return img;
+}
+
+/* pj_info's work once the source is open. */
+static int info_of(pj_source *src, const uint8_t *head, size_t nhead, const pj_decode_opts *o,
+                   pj_image_info *info) {
+  *info = (pj_image_info){0};
+  const int format = pj_detect_format(head, nhead);
+  if (format != PJ_FMT_TIFF && format != PJ_FMT_UNKNOWN && single_page(o, src->name))
+    return pj_errcode();
+  int rc;
+  switch (format) {
+  case PJ_FMT_PNG: rc = pj_png_info(src, o, info); break;
+  case PJ_FMT_JPEG: rc = pj_jpeg_info(src, o, info); break;
+  case PJ_FMT_TIFF: rc = pj_tiff_info(src, o, info); break;
+  case PJ_FMT_WEBP: rc = pj_webp_info(src, o, info); break;
+  default: return pj_fail(PJ_EFORMAT, "%s: %s", src->name, NOT_AN_IMAGE);
+  }
+  if (rc) return rc;
+  if (format != PJ_FMT_JPEG && o->shrink > 1) /* JPEG reports its scaled size itself */
+    info->width = (info->width + o->shrink - 1) / o->shrink,
+    info->height = (info->height + o->shrink - 1) / o->shrink;
+  if (info->orientation < 1 || info->orientation > 8) info->orientation = 1;
+  if (!o->no_orient && info->orientation >= 5) {
+    const int32_t t = info->width;
+    info->width = info->height, info->height = t;
+  }
+  if (o->channels) info->channels = o->channels;
+  return PJ_OK;
+}
+
+int pj_info_bytes(const void *data, size_t size, const char *name, const pj_decode_opts *opts,
+                  pj_image_info *info) {
+  name = pj_name(name);
+  pj_decode_opts o;
+  if (!info) return pj_fail(PJ_EARG, "NULL info");
+  if (decode_opts(opts, &o)) return pj_errcode();
+  if (!data) return pj_fail(PJ_EARG, "%s: NULL data", name);
+  pj_source src = {.data = data, .size = size, .name = name};
+  return info_of(&src, data, size, &o, info);
+}
+
+int pj_info(const char *path, const pj_decode_opts *opts, pj_image_info *info) {
+  if (!path) return pj_fail(PJ_EARG, "NULL path");
+  if (!info) return pj_fail(PJ_EARG, "NULL info");
+  pj_decode_opts o;
+  if (decode_opts(opts, &o)) return pj_errcode();
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
+  uint8_t head[HEAD_BYTES];
+  size_t n = fread(head, 1, sizeof head, fp);
+  int rc;
+  if (ferror(fp)) {
+    rc = pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
+  } else {
+    rewind(fp);
+    pj_source src = {.fp = fp, .name = path};
+    rc = info_of(&src, head, n, &o, info);
+  }
+  fclose(fp);
+  return rc;
 }
 
 pj_image *pj_decode(const void *data, size_t size, const char *name,
@@ -93,7 +183,7 @@ pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
   if (decode_opts(opts, &o)) return NULL;
   FILE *fp = fopen(path, "rb");
   if (!fp) return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
-  uint8_t head[8];
+  uint8_t head[HEAD_BYTES];
   size_t n = fread(head, 1, sizeof head, fp);
   if (ferror(fp)) {
     fclose(fp);
@@ -154,11 +244,19 @@ static int encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out
       return pj_fail(PJ_EARG, "compression must be 0 to 9, got %d", o.compression);
     return pj_png_write(img, level, out, size);
   }
-  if (o.format != PJ_FMT_JPEG)
+  if (o.format == PJ_FMT_TIFF) {
+    if (o.compression < PJ_COMPRESSION_NONE || o.compression > 9)
+      return pj_fail(PJ_EARG, "compression must be 0 to 9, got %d", o.compression);
+    return pj_tiff_write(img, o.compression == 0 ? 6 : o.compression == PJ_COMPRESSION_NONE ? 0
+                                                                                         : o.compression,
+                         out, size);
+  }
+  if (o.format != PJ_FMT_JPEG && o.format != PJ_FMT_WEBP)
     return pj_fail(PJ_EARG, "unknown format %d", o.format);
   if (o.quality == 0) o.quality = 90;
   if (o.quality < 1 || o.quality > 100)
     return pj_fail(PJ_EARG, "quality must be 1 to 100, got %d", o.quality);
+  if (o.format == PJ_FMT_WEBP) return pj_webp_write(img, o.quality, o.lossless != 0, out, size);
   if (img->channels == 1 || img->channels == 3)
     return pj_jpeg_write(img, o.quality, o.progressive, out, size);
   /* JPEG has no alpha: drop it. */

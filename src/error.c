@@ -179,7 +179,7 @@ const char *pj_strerror(int code) {
   case PJ_ENOMEM: return "out of memory";
   case PJ_ELIMIT: return "size limit exceeded";
   case PJ_EIO: return "input/output error";
-  case PJ_EFORMAT: return "not a PNG or JPEG file";
+  case PJ_EFORMAT: return "not a PNG, JPEG, TIFF or WebP file";
   case PJ_ECORRUPT: return "corrupt data";
   case PJ_EUNSUPPORTED: return "unsupported";
   case PJ_ESINGULAR: return "degenerate geometry (collinear or repeated points)";

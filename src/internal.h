@@ -93,14 +93,36 @@ typedef struct pj_source {
   const char *name;         /* for messages; never NULL */
 } pj_source;
 
-/* Codecs; opts is already defaulted (no zero fields but channels). */
-pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts);
+/* Codecs; opts is already defaulted (no zero fields but channels).  Each
+ * stores the EXIF orientation it found (1-8; 0 for none) in *orientation
+ * and returns the pixels as stored. */
+pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientation);
 /* pixjit's own PNG decoder (png_read.c) for the common layouts.  NULL with
  * *declined set means "not for this decoder": the source must be rewound
  * and given to pj_png_read, whose outcome is the file's.  NULL without it
  * is a failure with its message recorded. */
-pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *opts, bool *declined);
-pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts);
+pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *opts, bool *declined,
+                           int *orientation);
+pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts, int *orientation);
+pj_image *pj_tiff_read(pj_source *src, const pj_decode_opts *opts, int *orientation);
+pj_image *pj_webp_read(pj_source *src, const pj_decode_opts *opts, int *orientation);
+
+/* Header probes behind pj_info: format, stored size, channels, pages and
+ * orientation (0 when none) into *info. */
+int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info);
+int pj_jpeg_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info);
+int pj_tiff_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info);
+int pj_webp_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info);
+/* The TIFF (deflate at level 1-9, 0: none) and WebP encoders. */
+int pj_tiff_write(const pj_image *img, int level, uint8_t **out, size_t *size);
+int pj_webp_write(const pj_image *img, int quality, bool lossless, uint8_t **out, size_t *size);
+
+/* The Orientation (1-8) of an EXIF block (a TIFF structure, with or
+ * without JPEG's "Exif\0\0" prefix); 0 when absent or malformed. */
+int pj_exif_orientation(const uint8_t *exif, size_t n);
+/* img turned upright by an EXIF orientation, as cv2.imread does.  Takes
+ * img; returns a new reference (img itself for 0 or 1), or NULL. */
+pj_image *pj_orient(pj_image *img, int orientation);
 /* Encoders; on success *out is a malloc'd block of *size bytes (caller
  * frees).  img has 1-4 channels for PNG, 1 or 3 for JPEG. */
 int pj_png_write(const pj_image *img, int level, uint8_t **out, size_t *size);

@@ -88,7 +88,15 @@ static int setup(j_decompress_ptr cinfo, const char *name, const pj_decode_opts 
   return PJ_OK;
 }
 
-pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts) {
+/* The orientation of the first APP1 segment holding EXIF, 0 if none. */
+static int exif_orientation(j_decompress_ptr cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0)
+      return pj_exif_orientation(m->data, m->data_length);
+  return 0;
+}
+
+pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
   struct jpeg_decompress_struct cinfo;
   jpeg_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
@@ -115,7 +123,9 @@ pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts) {
     jpeg_stdio_src(&cinfo, src->fp);
   else
     jpeg_mem_src(&cinfo, src->data, (unsigned long)src->size);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&cinfo, TRUE);
+  *orientation = exif_orientation(&cinfo);
   int c;
   bool is_cmyk;
   int rc = setup(&cinfo, src->name, opts, &c, &is_cmyk);
@@ -143,6 +153,40 @@ pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts) {
   jpeg_destroy_decompress(&cinfo);
   free(cmyk);
   return img;
+}
+
+int pj_jpeg_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info) {
+  struct jpeg_decompress_struct cinfo;
+  jpeg_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.code = PJ_ECORRUPT;
+  cinfo.err = jpeg_std_error(&ctx.pub);
+  ctx.pub.error_exit = on_error_exit;
+  ctx.pub.emit_message = on_message;
+  if (setjmp(ctx.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    if (ctx.code == PJ_ECORRUPT) return pj_fail(ctx.code, "%s: invalid JPEG: %s", src->name, ctx.msg);
+    return ctx.code;
+  }
+  jpeg_create_decompress(&cinfo);
+  if (src->fp)
+    jpeg_stdio_src(&cinfo, src->fp);
+  else
+    jpeg_mem_src(&cinfo, src->data, (unsigned long)src->size);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(&cinfo, TRUE);
+  int c;
+  bool is_cmyk;
+  int rc = setup(&cinfo, src->name, opts, &c, &is_cmyk);
+  if (rc) {
+    ctx.code = rc;
+    longjmp(ctx.jump, 1);
+  }
+  *info = (pj_image_info){.format = PJ_FMT_JPEG, .width = (int32_t)cinfo.output_width,
+                          .height = (int32_t)cinfo.output_height, .channels = c, .pages = 1,
+                          .orientation = exif_orientation(&cinfo)};
+  jpeg_destroy_decompress(&cinfo);
+  return PJ_OK;
 }
 
 int pj_jpeg_write(const pj_image *img, int quality, int progressive,

@@ -50,13 +50,13 @@ static void read_file(png_structp png, png_bytep out, size_t n) {
 }
 
 /* Ancillary chunks libpng knows but pixjit does not use.  tRNS is kept: it
- * becomes the alpha channel.  Gamma, colour profiles and text are not
+ * becomes the alpha channel; so is eXIf, for its orientation.  Gamma, colour profiles and text are not
  * applied (the decode is libpng's plain 8-bit expansion). */
 static const png_byte ignored_chunks[] =
-    "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
+    "bKGD\0cHRM\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
     "sCAL\0sPLT\0sRGB\0sTER\0tEXt\0tIME\0zTXt\0";
 
-pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts) {
+pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
   png_ctx ctx = {.src = src};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx,
                                            on_error, on_warning);
@@ -126,9 +126,59 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts) {
   }
   for (png_uint_32 y = 0; y < h; y++) rows[y] = img->data + (size_t)y * stride;
   png_read_image(png, rows);
-  png_read_end(png, NULL);
+  png_read_end(png, info);
+#ifdef PNG_eXIf_SUPPORTED
+  png_uint_32 nexif = 0;
+  png_bytep exif = NULL;
+  if (png_get_eXIf_1(png, info, &nexif, &exif) && exif) *orientation = pj_exif_orientation(exif, nexif);
+#endif
 
   png_destroy_read_struct(&png, &info, NULL);
   free(rows);
   return img;
+}
+
+int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *out) {
+  png_ctx ctx = {.src = src};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
+  if (!png) return pj_fail(PJ_ENOMEM, "%s: out of memory", src->name);
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_read_struct(&png, NULL, NULL);
+    return pj_fail(PJ_ENOMEM, "%s: out of memory", src->name);
+  }
+  int volatile code = PJ_ECORRUPT;
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, NULL);
+    if (code == PJ_ECORRUPT) return pj_fail(code, "%s: invalid PNG: %s", src->name, ctx.msg);
+    return code;
+  }
+  png_set_read_fn(png, &ctx, src->fp ? read_file : read_mem);
+  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks,
+                              (int)(sizeof ignored_chunks / 5));
+  png_set_chunk_malloc_max(png, (png_alloc_size_t)opts->max_chunk_bytes);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  /* Everything before the first IDAT: IHDR, PLTE, tRNS, an early eXIf. */
+  png_read_info(png, info);
+  const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  png_set_expand(png);
+  if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
+  png_read_update_info(png, info);
+  const int c = png_get_channels(png, info);
+  if (pj_check_dims(w, h, c, opts->max_pixels, NULL)) {
+    code = pj_fail_prefix(src->name);
+    png_longjmp(png, 1);
+  }
+  *out = (pj_image_info){.format = PJ_FMT_PNG, .width = (int32_t)w, .height = (int32_t)h,
+                         .channels = c, .pages = 1};
+#ifdef PNG_eXIf_SUPPORTED
+  png_uint_32 nexif = 0;
+  png_bytep exif = NULL;
+  if (png_get_eXIf_1(png, info, &nexif, &exif) && exif)
+    out->orientation = pj_exif_orientation(exif, nexif);
+#endif
+  png_destroy_read_struct(&png, &info, NULL);
+  return PJ_OK;
 }

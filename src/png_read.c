@@ -29,6 +29,7 @@ static uint32_t be32(const uint8_t *p) {
 #define IDAT TYPE('I', 'D', 'A', 'T')
 #define IEND TYPE('I', 'E', 'N', 'D')
 #define tRNS TYPE('t', 'R', 'N', 'S')
+#define eXIf TYPE('e', 'X', 'I', 'f')
 
 /* ---- Reading ------------------------------------------------------------------ */
 
@@ -49,6 +50,7 @@ typedef struct png_info {
   int npal, ntrns;
   uint8_t *idat;            /* the image stream, all IDATs joined */
   size_t nidat, cap;
+  int orientation;          /* from the first eXIf chunk; 0 if none */
 } png_info;
 
 /* Appends n bytes of the source to the image stream; false when the stream
@@ -122,6 +124,17 @@ static int take_chunk(pj_source *s, png_info *pi, uint32_t len, uint32_t type, i
       pi->ntrns = (int)len;
       for (int i = 0; i < pi->ntrns; i++) pi->pal[i][3] = body[i];
     }
+  } else if (type == eXIf && !pi->orientation && len <= 65536) {
+    /* EXIF: only its orientation is used. */
+    uint8_t *ex = malloc(len ? len : 1);
+    if (!ex || !src_read(s, ex, len)) {
+      free(ex);
+      return 0;
+    }
+    crc = (uint32_t)libdeflate_crc32(crc, ex, len);
+    pi->orientation = pj_exif_orientation(ex, len);
+    free(ex);
+    if (*stage == IN_IDAT) *stage = AFTER_IDAT;
   } else {
     /* Critical chunks other than these are errors for libpng; ancillary
      * ones are skipped, their CRC checked. */
@@ -254,7 +267,8 @@ static pj_image *decode(png_info *pi, const char *name, const pj_decode_opts *o,
   return img;
 }
 
-pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *o, bool *declined) {
+pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *o, bool *declined,
+                           int *orientation) {
   *declined = false;
   uint8_t sig[8];
   png_info *pi = calloc(1, sizeof *pi);
@@ -264,6 +278,7 @@ pj_image *pj_png_read_fast(pj_source *src, const pj_decode_opts *o, bool *declin
     *declined = true;
   else
     img = decode(pi, src->name, o, declined);
+  *orientation = pi->orientation;
   free(pi->idat);
   free(pi);
   return img;

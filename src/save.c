@@ -18,6 +18,8 @@ int pj_format_of_path(const char *path) {
   if (!dot || (slash && dot < slash)) return PJ_FMT_UNKNOWN;
   if (strcasecmp(dot, ".png") == 0) return PJ_FMT_PNG;
   if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return PJ_FMT_JPEG;
+  if (strcasecmp(dot, ".tif") == 0 || strcasecmp(dot, ".tiff") == 0) return PJ_FMT_TIFF;
+  if (strcasecmp(dot, ".webp") == 0) return PJ_FMT_WEBP;
   return PJ_FMT_UNKNOWN;
 }
 
@@ -90,7 +92,7 @@ static int save_one(const pj_image *img, const char *path, const pj_encode_opts 
 static int describe(int32_t item, const char *path, int stage, int code, int err) {
   static const char *const what[] = {"", "", "", "", "write failed: ", "cannot rename into place: "};
   if (stage == STAGE_FORMAT) {
-    const char *m = "unknown image extension (use .png, .jpg or .jpeg)";
+    const char *m = "unknown image extension (use .png, .jpg, .jpeg, .tif, .tiff or .webp)";
     return item < 0 ? pj_fail(code, "%s: %s", path, m) : (pj_item_fail(item, "%s: %s", path, m), code);
   }
   const char *why = stage == STAGE_ENCODE ? pj_strerror(code) : strerror(err);

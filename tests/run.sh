@@ -57,7 +57,9 @@ replay() { # name binary dirs...
   cat "$tmp/$name.out"
   tally "$name" "$tmp/$name.out" "$rc"
 }
-replay fuzz-decode "$BUILD/fuzz-replay/decode" tests/fuzz/regressions/png tests/fuzz/regressions/jpeg "${data_dirs[@]}"
+replay fuzz-decode "$BUILD/fuzz-replay/decode" tests/fuzz/regressions/png tests/fuzz/regressions/jpeg \
+  tests/fuzz/regressions/tiff tests/fuzz/regressions/webp "${data_dirs[@]}"
+replay fuzz-exif "$BUILD/fuzz-replay/exif" tests/fuzz/regressions/exif
 replay fuzz-pngdiff "$BUILD/fuzz-replay/pngdiff" tests/fuzz/regressions/pngdiff tests/fuzz/regressions/png "${data_dirs[@]}"
 replay fuzz-crop "$BUILD/fuzz-replay/crop" tests/fuzz/regressions/crop
 replay fuzz-colors "$BUILD/fuzz-replay/colors" tests/fuzz/regressions/colors

@@ -35,7 +35,7 @@ enum {
   PJ_EEMPTY = 9         /* a computed output size is zero */
 };
 
-enum { PJ_FMT_UNKNOWN = 0, PJ_FMT_PNG = 1, PJ_FMT_JPEG = 2 };
+enum { PJ_FMT_UNKNOWN = 0, PJ_FMT_PNG = 1, PJ_FMT_JPEG = 2, PJ_FMT_TIFF = 3, PJ_FMT_WEBP = 4 };
 enum { PJ_INTER_LINEAR = 0, PJ_INTER_NEAREST = 1, PJ_INTER_AREA = 2 };
 /* Border modes, numbered as cv2.BORDER_*: the warps take CONSTANT or
  * REPLICATE; the filters reflect (REFLECT_101) as cv2's default does. */
@@ -81,8 +81,20 @@ typedef struct pj_decode_opts {
                                libjpeg's DCT scaling, as cv2.imread's
                                IMREAD_REDUCED_*; other formats by area
                                averaging after the decode); 0 or 1: full */
+  int32_t page;             /* multi-page files (TIFF): 1-based; 0: the first */
+  int32_t no_orient;        /* nonzero: the pixels as stored, without turning
+                               them upright by their EXIF orientation */
   int32_t reserved;
 } pj_decode_opts;
+
+/* What pj_info reads from a file's header. */
+typedef struct pj_image_info {
+  int32_t format;           /* PJ_FMT_* */
+  int32_t width, height;    /* as pj_load returns the image (upright) */
+  int32_t channels;         /* as pj_load returns them */
+  int32_t pages;            /* 1 but for multi-page TIFF */
+  int32_t orientation;      /* the EXIF orientation, 1-8 (1: none) */
+} pj_image_info;
 
 /* PNG compression for "no compression" (zlib level 0), since 0 is the
  * default. */
@@ -91,13 +103,15 @@ enum { PJ_COMPRESSION_NONE = -1 };
 /* Encoding options. */
 typedef struct pj_encode_opts {
   int32_t format;           /* PJ_FMT_*; 0: from the extension (pj_save) */
-  int32_t compression;      /* PNG level 1-9; 0: 1 (cv2.imwrite's);
+  int32_t compression;      /* PNG and TIFF (deflate) level 1-9; 0: 1 for
+                               PNG (cv2.imwrite's), 6 for TIFF;
                                PJ_COMPRESSION_NONE: stored */
-  int32_t quality;          /* JPEG quality 1-100; 0: 90 */
+  int32_t quality;          /* JPEG and lossy WebP quality 1-100; 0: 90 */
   int32_t progressive;      /* JPEG: nonzero writes a progressive file */
   int32_t direct;           /* pj_save_all: nonzero writes straight to each
                                final name (for files in a directory that is
                                itself renamed into place afterwards) */
+  int32_t lossless;         /* WebP: nonzero writes lossless */
 } pj_encode_opts;
 
 /* One entry of a colour count: packed 0xRRGGBB and how many pixels have it. */
@@ -281,21 +295,30 @@ int pj_image_copy(pj_image *dst, const pj_image *src);
 
 /* ---- Codecs ------------------------------------------------------------ */
 
-/* Format of the bytes, by content (PJ_FMT_UNKNOWN if neither). */
+/* Format of the bytes, by content (PJ_FMT_UNKNOWN if none of them). */
 int pj_detect_format(const void *data, size_t size);
-/* Decodes a PNG or JPEG file, by content.  Errors name the path.  New
- * reference. */
+/* Decodes a PNG, JPEG, TIFF or WebP file, by content, turned upright by
+ * its EXIF orientation (unless opts->no_orient).  Errors name the path.
+ * New reference. */
 pj_image *pj_load(const char *path, const pj_decode_opts *opts);
 /* Decodes from memory; `name` (may be NULL) is used in error messages.
  * New reference. */
 pj_image *pj_decode(const void *data, size_t size, const char *name,
                            const pj_decode_opts *opts);
-/* Encodes to PNG or JPEG (opts->format must be set).  On success *out is a
- * new allocation of *size bytes that the caller frees with pj_free. */
+/* Fills *info from the file's header (and, for TIFF, its chain of pages)
+ * without decoding pixels; fails as pj_load does on a broken header.
+ * opts: no_orient and channels are taken into account. */
+int pj_info(const char *path, const pj_decode_opts *opts, pj_image_info *info);
+int pj_info_bytes(const void *data, size_t size, const char *name,
+                         const pj_decode_opts *opts, pj_image_info *info);
+/* Encodes to PNG, JPEG, TIFF or WebP (opts->format must be set).  On
+ * success *out is a new allocation of *size bytes that the caller frees
+ * with pj_free. */
 int pj_encode(const pj_image *img, const pj_encode_opts *opts, uint8_t **out,
                      size_t *size);
 /* Writes img to path; the format comes from opts->format or, when that is
- * PJ_FMT_UNKNOWN, the extension (.png, .jpg, .jpeg).  JPEG drops alpha. */
+ * PJ_FMT_UNKNOWN, the extension (.png, .jpg, .jpeg, .tif, .tiff, .webp).
+ * JPEG drops alpha; WebP stores gray as RGB. */
 int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
 /* Encodes and writes n images at once, spread over the kernel threads:
  * imgs[i] to paths[i], the format from each path's extension (or

@@ -1,6 +1,7 @@
 -- pixjit.codec: reading and writing image files: pj.load, pj.decode,
--- img:save, img:encode.  PNG and JPEG go through the C codecs; NumPy's
--- .npy (uint8 images, float32 tensors) is handled here.
+-- pj.load_pages, pj.info, img:save, img:encode.  PNG, JPEG, TIFF and WebP
+-- go through the C codecs; NumPy's .npy (uint8 images, float32 tensors) is
+-- handled here.
 local ffi = require "ffi"
 local core = require "pixjit.core"
 local npy = require "pixjit.npy"
@@ -14,7 +15,8 @@ local M = {}
 -- ---- Decoding -------------------------------------------------------------------
 
 local DECODE_OPTS = { channels = true, max_pixels = true, max_scans = true,
-                      max_chunk_bytes = true, name = true, shrink = true }
+                      max_chunk_bytes = true, name = true, shrink = true, orient = true,
+                      page = true }
 
 local function decode_opts(f, opts)
   opts = core.opts(f, opts, DECODE_OPTS)
@@ -26,6 +28,13 @@ local function decode_opts(f, opts)
     o.max_chunk_bytes = count(f, "opts.max_chunk_bytes", opts.max_chunk_bytes)
   end
   if opts.shrink ~= nil then o.shrink = count(f, "opts.shrink", opts.shrink) end
+  if opts.page ~= nil then o.page = count(f, "opts.page", opts.page) end
+  if opts.orient ~= nil then
+    if type(opts.orient) ~= "boolean" then
+      core.raise(f .. ": opts.orient must be a boolean, got " .. core.describe(opts.orient))
+    end
+    o.no_orient = opts.orient and 0 or 1
+  end
   return o, opts
 end
 
@@ -73,9 +82,11 @@ local function is_npy_file(path)
   return head == npy.MAGIC
 end
 
--- pj.load(path [, opts]) -> image.  PNG, JPEG or NumPy .npy by content
--- (a uint8 .npy gives an image, a float32 one a tensor).
--- opts: channels (1-4), max_pixels, max_scans (JPEG), max_chunk_bytes (PNG).
+-- pj.load(path [, opts]) -> image.  PNG, JPEG, TIFF, WebP or NumPy .npy
+-- by content (a uint8 .npy gives an image, a float32 one a tensor), turned
+-- upright by its EXIF orientation as cv2.imread does.
+-- opts: channels (1-4), shrink (2, 4, 8), orient (false: as stored), page
+-- (TIFF, 1-based), max_pixels, max_scans (JPEG), max_chunk_bytes (PNG).
 function M.load(path, opts)
   local f = "pixjit.load"
   core.str(f, "path", path)
@@ -95,11 +106,60 @@ function M.decode(bytes, opts)
   return wrap(f, C.pj_decode(bytes, #bytes, name, o))
 end
 
+local FORMAT_NAMES = { [C.PJ_FMT_PNG] = "png", [C.PJ_FMT_JPEG] = "jpeg",
+                       [C.PJ_FMT_TIFF] = "tiff", [C.PJ_FMT_WEBP] = "webp" }
+
+-- pj.info(path [, opts]) -> { format, width, height, channels, pages,
+-- orientation } from the header alone: width, height and channels are
+-- those pj.load returns with the same opts (orientation 5-8 swaps the
+-- stored width and height unless opts.orient is false).
+function M.info(path, opts)
+  local f = "pixjit.info"
+  core.str(f, "path", path)
+  local o, lopts = decode_opts(f, opts)
+  if is_npy_file(path) then
+    local fh = io.open(path, "rb")
+    local head = fh:read(65536)
+    fh:close()
+    local descr, shape, _, bad = npy.parse(f, head, path)
+    if descr == "<f4" then bad("a float32 .npy is a tensor, not an image") end
+    if #shape ~= 2 and #shape ~= 3 then bad("a uint8 image needs shape (H, W) or (H, W, C)") end
+    return { format = "npy", width = shape[2], height = shape[1],
+             channels = lopts.channels or shape[3] or 1, pages = 1, orientation = 1 }
+  end
+  local info = ffi.new("pj_image_info")
+  if C.pj_info(path, o, info) ~= 0 then core.fail(f) end
+  return { format = FORMAT_NAMES[info.format], width = info.width, height = info.height,
+           channels = info.channels, pages = info.pages, orientation = info.orientation }
+end
+
+-- pj.load_pages(path [, opts]) -> { img, ... }: every page of a multi-page
+-- TIFF, one entry for other files; opts as pj.load (but page).
+function M.load_pages(path, opts)
+  local f = "pixjit.load_pages"
+  core.str(f, "path", path)
+  if opts ~= nil and core.opts(f, opts, DECODE_OPTS).page ~= nil then
+    core.raise(f .. ": opts.page is not for load_pages (it loads them all)")
+  end
+  if is_npy_file(path) then return { M.load(path, opts) } end
+  local o = decode_opts(f, opts)
+  local info = ffi.new("pj_image_info")
+  if C.pj_info(path, o, info) ~= 0 then core.fail(f) end
+  local pages = {}
+  for i = 1, info.pages do
+    o.page = i
+    pages[i] = wrap(f, C.pj_load(path, o))
+  end
+  return pages
+end
+
 -- ---- Encoding -------------------------------------------------------------------
 
-local FORMATS = { png = C.PJ_FMT_PNG, jpg = C.PJ_FMT_JPEG, jpeg = C.PJ_FMT_JPEG }
-local FORMAT_WORDS = '"png", "jpg" or "jpeg"'
-local SAVE_OPTS = { quality = true, compression = true, progressive = true, format = true }
+local FORMATS = { png = C.PJ_FMT_PNG, jpg = C.PJ_FMT_JPEG, jpeg = C.PJ_FMT_JPEG,
+                  tif = C.PJ_FMT_TIFF, tiff = C.PJ_FMT_TIFF, webp = C.PJ_FMT_WEBP }
+local FORMAT_WORDS = '"png", "jpg", "jpeg", "tif", "tiff" or "webp"'
+local SAVE_OPTS = { quality = true, compression = true, progressive = true, format = true,
+                    lossless = true }
 
 local function encode_opts(f, opts)
   opts = core.opts(f, opts, SAVE_OPTS)
@@ -110,6 +170,7 @@ local function encode_opts(f, opts)
     o.compression = level == 0 and C.PJ_COMPRESSION_NONE or level
   end
   if opts.progressive ~= nil then o.progressive = opts.progressive and 1 or 0 end
+  if opts.lossless ~= nil then o.lossless = opts.lossless and 1 or 0 end
   if opts.format ~= nil then
     o.format = core.choice(f, "opts.format", opts.format, FORMATS, FORMAT_WORDS, true)
   end
@@ -147,6 +208,7 @@ function M.save(img, path, opts)
 end
 
 local SAVE_ALL_OPTS = { quality = true, compression = true, progressive = true, format = true,
+                       lossless = true,
                        atomic = true }
 
 -- pj.save_all(images, paths [, opts]) -> n_ok, errors

@@ -55,6 +55,7 @@ pj.image_methods = methods -- extension point: add methods to every image
 pj.new = image.new
 pj.is_image = core.is_image
 pj.load, pj.decode, pj.save_all = codec.load, codec.decode, codec.save_all
+pj.load_pages, pj.info = codec.load_pages, codec.info
 pj.palette, pj.hex = colors.palette, colors.hex
 pj.perspective = warp.perspective
 pj.read_quads, pj.parse_quads = quads.read, quads.parse

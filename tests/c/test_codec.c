@@ -404,7 +404,7 @@ static void test_detection_by_content(void) {
   CHECK_STR_HAS(pj_errmsg(), "does-not-exist.png: No such file");
   CHECK(pj_decode("GIF89a....", 10, "anim.gif", NULL) == NULL);
   CHECK_EQ(pj_errcode(), PJ_EFORMAT);
-  CHECK_STR_HAS(pj_errmsg(), "anim.gif: not a PNG or JPEG file");
+  CHECK_STR_HAS(pj_errmsg(), "anim.gif: not a PNG, JPEG, TIFF or WebP file");
   CHECK(pj_decode("", 0, NULL, NULL) == NULL);
   CHECK_STR_HAS(pj_errmsg(), "<memory>");
   CHECK_EQ(pj_save(img, "build/tests/x.bmp", NULL), PJ_EARG);

@@ -149,13 +149,15 @@ static uint8_t *random_pixels(int w, int h, int color, int npal) {
 static pj_image *fast_decode(const buf *b, bool *declined) {
   pj_source s = {.data = b->p, .size = b->n, .name = "test.png"};
   pj_decode_opts o = {.max_pixels = PJ_DEFAULT_MAX_PIXELS, .max_scans = 256, .max_chunk_bytes = 1 << 23};
-  return pj_png_read_fast(&s, &o, declined);
+  int orientation;
+  return pj_png_read_fast(&s, &o, declined, &orientation);
 }
 
 static pj_image *libpng_decode(const buf *b) {
   pj_source s = {.data = b->p, .size = b->n, .name = "test.png"};
   pj_decode_opts o = {.max_pixels = PJ_DEFAULT_MAX_PIXELS, .max_scans = 256, .max_chunk_bytes = 1 << 23};
-  return pj_png_read(&s, &o);
+  int orientation;
+  return pj_png_read(&s, &o, &orientation);
 }
 
 static bool same(const pj_image *a, const pj_image *b) {

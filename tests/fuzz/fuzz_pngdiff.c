@@ -17,9 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pj_decode_opts o = {.max_pixels = 1 << 22, .max_scans = 256, .max_chunk_bytes = 1 << 23};
   pj_source a = {.data = data, .size = size, .name = "fuzz"}, b = a;
   bool declined;
-  pj_image *fast = pj_png_read_fast(&a, &o, &declined);
+  int oa = 0, ob = 0;
+  pj_image *fast = pj_png_read_fast(&a, &o, &declined, &oa);
   if (declined) return 0;
-  pj_image *ref = pj_png_read(&b, &o);
+  pj_image *ref = pj_png_read(&b, &o, &ob);
+  if (fast && oa != ob) abort(); /* both read the same eXIf */
   if (!fast != !ref) abort(); /* one decoded, the other did not */
   if (fast) {
     if (fast->width != ref->width || fast->height != ref->height || fast->channels != ref->channels)

@@ -35,7 +35,7 @@ local cases = {
   { function() img:fill(300) end, "img:fill: value must be 0 to 255, got 300" },
   { function() img:save(nil) end, "img:save: path must be a string, got nil" },
   { function() img:save("a.png", { compression = 10 }) end, "img:save: compression must be 0 to 9, got 10" },
-  { function() img:encode(nil) end, "img:encode: format must be \"png\", \"jpg\" or \"jpeg\", got nil" },
+  { function() img:encode(nil) end, "img:encode: format must be \"png\", \"jpg\", \"jpeg\", \"tif\", \"tiff\" or \"webp\", got nil" },
   { function() img:encode("jpg", { quality = nan }) end, "img:encode: opts.quality must be an integer, got nan" },
   { function() img:main_colors(1.5) end, "img:main_colors: n must be an integer, got 1.5" },
   { function() img:main_colors(3, { min_alpha = 256 }) end, "img:main_colors: min_alpha must be 0 to 255, got 256" },
@@ -84,6 +84,20 @@ local cases = {
   { function() pj.profile(1) end, "pixjit.profile: fn must be a function, got 1" },
   { function() pj.show(nil) end, "pixjit.show: img must be an image, got nil" },
   { function() pj.mkdir(nil) end, "pixjit.mkdir: path must be a string, got nil" },
+  { function() pj.info(nil) end, "pixjit.info: path must be a string, got nil" },
+  { function() pj.info("x.png", { page = 0 }) end, "pixjit.info: opts.page must be >= 1, got 0" },
+  { function() pj.load("x.png", { orient = "yes" }) end, "pixjit.load: opts.orient must be a boolean, got \"yes\"" },
+  { function() pj.load_pages(nil) end, "pixjit.load_pages: path must be a string, got nil" },
+  { function() pj.load_pages("x.tif", { page = 2 }) end, "pixjit.load_pages: opts.page is not for load_pages (it loads them all)" },
+  { function() img:threshold(nil) end, "img:threshold: t must be a number, got nil" },
+  { function() gray:adaptive_threshold(nil) end, "img:adaptive_threshold: opts.block is required (an odd integer >= 3)" },
+  { function() img:blur(nil) end, "img:blur: kw must be an integer, got nil" },
+  { function() img:gaussian_blur(nan) end, "img:gaussian_blur: k must be an integer, got nan" },
+  { function() img:dilate(3, -1) end, "img:dilate: kh must be 1 to 4095, got -1" },
+  { function() img:erode(inf) end, "img:erode: kw must be an integer, got inf" },
+  { function() img:rot90("1") end, "img:rot90: k must be an integer, got \"1\"" },
+  { function() img:flip(1) end, "img:flip: how must be \"horizontal\", \"vertical\" or \"both\", got 1" },
+  { function() img.invert(nil) end, "img:invert: self must be an image, got nil" },
 }
 
 describe("argument checks", function()
@@ -103,7 +117,8 @@ describe("argument checks", function()
     local dead = pj.new(4, 4, 3)
     dead:free()
     for _, fn in ipairs { "view", "clone", "convert", "get", "set", "fill", "pixels", "save", "encode",
-                          "main_colors", "warp_perspective", "crop_quads", "resize", "to_gray", "swap_rb", "pad" } do
+                          "main_colors", "warp_perspective", "crop_quads", "resize", "to_gray", "swap_rb", "pad",
+                          "threshold", "blur", "gaussian_blur", "dilate", "erode", "rot90", "flip", "invert" } do
       local ok, err = pcall(dead[fn], dead, 0, 0, 1, 1)
       assert.is_false(ok, fn)
       assert.matches("img:" .. fn .. ": self has been freed", err)

@@ -110,18 +110,18 @@ describe("codec arguments", function()
     local img = pj.new(2, 2, 3)
     assert.has_error(function() pj.load(nil) end, "pixjit.load: path must be a string, got nil")
     assert.has_error(function() pj.load("x.png", { chanels = 1 }) end,
-      "pixjit.load: unknown option \"chanels\" (known: channels, max_chunk_bytes, max_pixels, max_scans, name, shrink)")
+      "pixjit.load: unknown option \"chanels\" (known: channels, max_chunk_bytes, max_pixels, max_scans, name, orient, page, shrink)")
     assert.has_error(function() pj.load("x.png", { channels = 7 }) end,
       "pixjit.load: channels must be 0 to 4, got 7")
     assert.has_error(function() pj.decode(42) end, "pixjit.decode: bytes must be a string, got 42")
     assert.has_error(function() pj.decode("not an image", { name = "n.png" }) end,
-      "pixjit.decode: n.png: not a PNG or JPEG file")
+      "pixjit.decode: n.png: not a PNG, JPEG, TIFF or WebP file")
     assert.has_error(function() img:save("a.gif") end,
-      "img:save: a.gif: unknown image extension (use .png, .jpg or .jpeg)")
+      "img:save: a.gif: unknown image extension (use .png, .jpg, .jpeg, .tif, .tiff or .webp)")
     assert.has_error(function() img:save("a.jpg", { quality = 101 }) end,
       "img:save: quality must be 1 to 100, got 101")
     assert.has_error(function() img:encode("bmp") end,
-      "img:encode: format must be \"png\", \"jpg\" or \"jpeg\", got \"bmp\"")
+      "img:encode: format must be \"png\", \"jpg\", \"jpeg\", \"tif\", \"tiff\" or \"webp\", got \"bmp\"")
     assert.has_error(function() pj.load(H.tmp .. "/missing.png") end,
       "pixjit.load: " .. H.tmp .. "/missing.png: No such file or directory")
   end)
@@ -213,12 +213,12 @@ describe("pj.save_all", function()
   it("fails images alone, each with its reason, and checks options first", function()
     os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir)
     local img = gradient(8, 8, 3)
-    local n, errors = pj.save_all({ img, img, img }, { dir .. "/a.png", dir .. "/no/such/dir/b.png", dir .. "/c.tiff" })
+    local n, errors = pj.save_all({ img, img, img }, { dir .. "/a.png", dir .. "/no/such/dir/b.png", dir .. "/c.gif" })
     assert.are.same({ 1, 2 }, { n, errors.n })
     assert.is_nil(errors[1])
     assert.are.equal(dir .. "/no/such/dir/b.png: No such file or directory", errors[2])
     assert.are.equal(2, errors.errno[2]) -- ENOENT
-    assert.are.equal(dir .. "/c.tiff: unknown image extension (use .png, .jpg or .jpeg)", errors[3])
+    assert.are.equal(dir .. "/c.gif: unknown image extension (use .png, .jpg, .jpeg, .tif, .tiff or .webp)", errors[3])
     assert.are.same({ "a.png" }, listing())
     -- A bad option fails the call before any file is made.
     os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir)
