@@ -25,8 +25,8 @@ M.run_input = steps.run_input
 M.STEPS = steps.STEPS
 
 -- Worker mode (bin/pixjit --batch-worker JOB OUT THREADS): reads input
--- paths (JSON strings, one a line) on fd 3, writes one JSON result a line
--- on fd 4, until fd 3 closes.
+-- paths (JSON strings, one a line) on fd 3, writes each input's records
+-- (a JSON array, one record per page) a line on fd 4, until fd 3 closes.
 function M.worker(job_path, out, kthreads)
   local job = job_file.load(job_path)
   pj.threads(tonumber(kthreads) or 1)
@@ -39,7 +39,7 @@ function M.worker(job_path, out, kthreads)
     end
     local path = json.decode(line)
     local ok, res = pcall(steps.run_input, job, out, path)
-    if not ok then res = { path = path, status = "error", error = tostring(res), ms = {} } end
+    if not ok then res = { { path = path, status = "error", error = tostring(res), ms = {} } } end
     if not sys.write_all(4, json.encode(res) .. "\n") then return 1 end
     collectgarbage()
   end
@@ -78,9 +78,9 @@ function M.run(opts)
   local budget = pj.threads()
   local nworkers = math.max(1, math.min(opts.threads or job.threads or budget, #todo))
   local state = progress.new(#todo, sys.isatty(2), opts.quiet)
-  pool.run(opts.job, out, todo, nworkers, math.max(1, math.floor(budget / nworkers)), function(res)
-    rep.write(res)
-    progress.add(state, res)
+  pool.run(opts.job, out, todo, nworkers, math.max(1, math.floor(budget / nworkers)), function(recs)
+    for _, rec in ipairs(recs) do rep.write(rec) end
+    progress.add(state, recs)
     progress.show(state)
   end, function() return state.done >= #todo end)
   rep.close()

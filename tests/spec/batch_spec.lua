@@ -200,3 +200,71 @@ return { output = "]] .. root .. [[/warm", steps = { { "load" }, { "resize", w =
     assert.are.same({ 250, 250, 250 }, { pj.load(root .. "/crops/page/0002.png"):get(5, 5) })
   end)
 end)
+
+describe("--batch over multi-page, TIFF and WebP inputs", function()
+  it("gives one result per page, and never lets a page overwrite another", function()
+    local dir = root .. "/pages_in"
+    os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir)
+    -- A 3-page TIFF made of three single-page ones (pixjit writes single
+    -- pages; the pages are chained by hand: each IFD's next pointer).
+    local pages = {}
+    for i = 1, 3 do pages[i] = pj.new(20 + i, 10, 3, { 60 * i, 10, 200 }):encode("tif", { compression = 0 }) end
+    local function u32(v) return string.char(v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216)) end
+    local function le32(s, at) local a, b, c, d = s:byte(at, at + 3); return a + b * 256 + c * 65536 + d * 16777216 end
+    local file, base = pages[1], 0
+    local function last_ifd_next(s, start)
+      local ifd = le32(s, start + 5) -- the first IFD's offset
+      local n = s:byte(start + ifd + 1) + s:byte(start + ifd + 2) * 256
+      return start + ifd + 2 + 12 * n + 1
+    end
+    for i = 2, 3 do
+      local at = last_ifd_next(file, base)
+      base = #file
+      -- The next page's offsets move by where it now starts.
+      local nxt = pages[i]
+      local ifd = le32(nxt, 5)
+      local n = nxt:byte(ifd + 1) + nxt:byte(ifd + 2) * 256
+      local fixed = { nxt:sub(1, ifd + 2) }
+      for e = 0, n - 1 do
+        local ent = nxt:sub(ifd + 3 + 12 * e, ifd + 2 + 12 * (e + 1))
+        local tag, typ, cnt = ent:byte(1) + ent:byte(2) * 256, ent:byte(3) + ent:byte(4) * 256, le32(ent, 5)
+        local size = ({ 1, 1, 2, 4, 8 })[typ] or 1
+        if tag == 273 or size * cnt > 4 then ent = ent:sub(1, 8) .. u32(le32(ent, 9) + base) end
+        fixed[#fixed + 1] = ent
+      end
+      fixed[#fixed + 1] = nxt:sub(ifd + 3 + 12 * n)
+      file = file:sub(1, at - 1) .. u32(base + ifd) .. file:sub(at + 4) .. table.concat(fixed)
+    end
+    local f = assert(io.open(dir .. "/scan.tif", "wb")); f:write(file); f:close()
+    assert.are.equal(3, pj.info(dir .. "/scan.tif").pages)
+    pj.new(16, 16, 4, { 1, 2, 3, 255 }):save(dir .. "/sticker.webp", { lossless = true })
+    local out = root .. "/pages_out"
+    local text, rc = run("examples/jobs/main_colors.lua --input " .. dir .. " --output " .. out .. " --quiet")
+    assert.are.equal(0, rc, text)
+    for i = 1, 3 do
+      local fh = assert(io.open(out .. "/scan-p" .. i .. ".colors.json"))
+      local colors = cjson.decode(fh:read("*a"))
+      fh:close()
+      assert.are.same({ r = 60 * i, g = 10, b = 200, count = (20 + i) * 10 }, colors[1])
+    end
+    assert.is_not_nil(io.open(out .. "/sticker.palette.png"))
+    local lines = {}
+    for line in io.lines(out .. "/report.jsonl") do lines[#lines + 1] = cjson.decode(line) end
+    table.sort(lines, function(a, b) return a.path .. (a.page or 0) < b.path .. (b.page or 0) end)
+    assert.are.equal(4, #lines)
+    assert.are.same({ 1, 2, 3 }, { lines[1].page, lines[2].page, lines[3].page })
+    assert.are.equal(3, lines[1].pages)
+    -- --resume finds every page done.
+    text, rc = run("examples/jobs/main_colors.lua --input " .. dir .. " --output " .. out .. " --resume")
+    assert.are.equal(0, rc, text)
+    assert.matches("2 skipped", text)
+    -- A load step that names a page gives one result, that page.
+    local job = H.write("batch/page2.lua", "return { steps = { { 'load', page = 2 }, { 'main_colors' }, "
+      .. "{ 'write_colors', name = '{base}.p{page}.json' } } }")
+    text, rc = run(job .. " --input " .. dir .. "/scan.tif --output " .. root .. "/page2 --quiet")
+    assert.are.equal(0, rc, text)
+    local fh = assert(io.open(root .. "/page2/scan.p1.json"))
+    assert.are.equal(120, cjson.decode(fh:read("*a"))[1].r)
+    fh:close()
+  end)
+end)

@@ -6,7 +6,8 @@ local sys = require "pixjit.sys"
 
 local M = {}
 
-local IMAGE_EXT = { png = true, jpg = true, jpeg = true, npy = true }
+local IMAGE_EXT = { png = true, jpg = true, jpeg = true, tif = true, tiff = true, webp = true,
+                    npy = true }
 
 local function add_dir(list, dir)
   for _, p in ipairs(sys.glob(dir:gsub("/*$", "") .. "/*")) do

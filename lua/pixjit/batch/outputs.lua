@@ -17,12 +17,18 @@ function M.expand(template, fields)
   end))
 end
 
--- The template fields of an input path.
-function M.fields_of(path)
+-- The template fields of an input path, and of its page `page` of
+-- `pages`: a multi-page input's {stem} carries "-pN", so templates written
+-- for single images never let one page overwrite another ({base} is the
+-- file's own stem, {page} the number).
+function M.fields_of(path, page, pages)
   local dir, name = path:match("^(.*)/([^/]+)$")
   dir, name = dir or ".", name or path
   local stem, ext = name:match("^(.+)%.([^.]+)$")
-  return { path = path, dir = dir, name = name, stem = stem or name, ext = ext or "" }
+  stem = stem or name
+  page, pages = page or 1, pages or 1
+  return { path = path, dir = dir, name = name, base = stem, ext = ext or "", page = page,
+           stem = pages > 1 and (stem .. "-p" .. page) or stem }
 end
 
 local function ensure_parent(path)

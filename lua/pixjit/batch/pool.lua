@@ -71,9 +71,9 @@ local function drain(pool, i, on_result)
   -- The worker died: its input crashed it.  Record and replace it.
   local how, code = sys.reap(w.pid, true)
   if w.task then
-    on_result({ path = pool.todo[w.task], status = "crashed", ms = {},
-                error = how == "signal" and ("worker killed by signal " .. code) or
-                        ("worker exited with status " .. tostring(code)) })
+    on_result({ { path = pool.todo[w.task], status = "crashed", ms = {},
+                  error = how == "signal" and ("worker killed by signal " .. code) or
+                          ("worker exited with status " .. tostring(code)) } })
   end
   sys.C.close(w.wfd)
   sys.C.close(w.rfd)
@@ -82,7 +82,8 @@ local function drain(pool, i, on_result)
 end
 
 -- Runs every path of todo through `nworkers` workers of `kthreads` kernel
--- threads each, calling on_result(record) as results arrive, until
+-- threads each, calling on_result(records) as results arrive (one record
+-- per page of an input), until
 -- done() says to stop.
 function M.run(job_path, out, todo, nworkers, kthreads, on_result, done)
   local pool = { job_path = job_path, out = out, todo = todo, next = 1, kthreads = kthreads,

@@ -17,17 +17,23 @@ function M.new(total, tty, quiet)
            quiet = quiet, step_ms = {}, step_n = {}, failures = {} }
 end
 
--- Counts one result in.
-function M.add(state, res)
+-- Counts one input's records in (one per page); the input failed when
+-- any of its pages did.
+function M.add(state, recs)
   state.done = state.done + 1
-  if res.status ~= "ok" then
-    state.failed = state.failed + 1
-    state.failures[#state.failures + 1] = res.path .. ": " .. tostring(res.error)
+  local failed = false
+  for _, res in ipairs(recs) do
+    if res.status ~= "ok" then
+      failed = true
+      state.failures[#state.failures + 1] = res.path .. (res.page and (" page " .. res.page) or "") .. ": "
+        .. tostring(res.error)
+    end
+    for k, v in pairs(res.ms or {}) do
+      state.step_ms[k] = (state.step_ms[k] or 0) + v
+      state.step_n[k] = (state.step_n[k] or 0) + 1
+    end
   end
-  for k, v in pairs(res.ms or {}) do
-    state.step_ms[k] = (state.step_ms[k] or 0) + v
-    state.step_n[k] = (state.step_n[k] or 0) + 1
-  end
+  if failed then state.failed = state.failed + 1 end
 end
 
 function M.show(state, final)

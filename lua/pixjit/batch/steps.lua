@@ -23,8 +23,12 @@ end
 local STEPS = {}
 M.STEPS = STEPS
 
+-- load: the input (its page ctx.page for a multi-page one, unless the
+-- step names a page), with the step's channels, shrink, orient, page,
+-- max_pixels.
 function STEPS.load(ctx, step)
-  ctx.image = pj.load(ctx.fields.path, { channels = step.channels, max_pixels = step.max_pixels })
+  ctx.image = pj.load(ctx.fields.path, { channels = step.channels, max_pixels = step.max_pixels,
+    shrink = step.shrink, orient = step.orient, page = step.page or (ctx.pages > 1 and ctx.page or nil) })
 end
 
 function STEPS.main_colors(ctx, step)
@@ -50,11 +54,16 @@ function STEPS.save(ctx, step)
                       { quality = step.quality, compression = step.compression })
 end
 
+-- crop_quads: quads from step.quads (a template; default
+-- "{dir}/{stem}.quads.json") in any format pj.read_quads reads
+-- (step.format forces one; a PaddleOCR label file gives this input's line).
 function STEPS.crop_quads(ctx, step)
   local qpath = outputs.expand(step.quads or "{dir}/{stem}.quads.json", ctx.fields)
-  local crops, errors = image_of(ctx, step):crop_quads(pj.read_quads(qpath), {
+  local quads, texts = pj.read_quads(qpath, { format = step.format, image = step.format == "paddle"
+    and ctx.fields.path or nil })
+  local crops, errors = image_of(ctx, step):crop_quads(quads, {
     rotate = step.rotate, height = step.height, interpolation = step.interpolation })
-  ctx.values.crops, ctx.values.crop_errors = crops, errors
+  ctx.values.crops, ctx.values.crop_errors, ctx.values.crop_texts = crops, errors, texts
 end
 
 function STEPS.save_crops(ctx, step)
@@ -116,11 +125,14 @@ local function step_error(e)
   return (tostring(e):gsub("^[^\n]-pixjit/batch/[%w_]+%.lua:%d+: ", ""))
 end
 
--- Runs the job's steps on one input; returns its report record.
-function M.run_input(job, out, path)
-  local ctx = { job = job, out = out, fields = outputs.fields_of(path), values = {}, outputs = json.array() }
+-- Runs the job's steps on one page of an input; returns its record.
+local function run_page(job, out, path, page, pages)
+  local ctx = { job = job, out = out, fields = outputs.fields_of(path, page, pages), values = {},
+                outputs = json.array(), page = page, pages = pages }
   local ms = {}
   local t_all = pj.now()
+  local rec = { path = path, page = pages > 1 and page or nil, pages = pages > 1 and pages or nil,
+                ms = ms, outputs = ctx.outputs }
   for i, step in ipairs(job.steps) do
     local name = type(step) == "function" and ("lua" .. i) or step[1]
     local t0 = pj.now()
@@ -129,12 +141,35 @@ function M.run_input(job, out, path)
     end, step_error)
     ms[name] = (ms[name] or 0) + (pj.now() - t0) * 1000
     if not ok then
-      return { path = path, status = "error", error = "step " .. name .. ": " .. err, ms = ms,
-               outputs = ctx.outputs }
+      rec.status, rec.error = "error", "step " .. name .. ": " .. err
+      return rec
     end
   end
   ms.total = (pj.now() - t_all) * 1000
-  return { path = path, status = "ok", ms = ms, outputs = ctx.outputs }
+  rec.status = "ok"
+  return rec
+end
+
+-- The pages a job goes through for path: every page of a multi-page TIFF
+-- when some load step takes the input's page, else 1.
+local function pages_of(job, path)
+  local ext = (path:match("%.(%w+)$") or ""):lower()
+  if ext ~= "tif" and ext ~= "tiff" then return 1 end
+  local paged = false
+  for _, step in ipairs(job.steps) do
+    if type(step) == "table" and step[1] == "load" and step.page == nil then paged = true end
+  end
+  if not paged then return 1 end
+  local ok, info = pcall(pj.info, path)
+  return ok and info.pages or 1 -- a broken file fails in its load step
+end
+
+-- Runs the job's steps on one input: a list of records, one per page.
+function M.run_input(job, out, path)
+  local pages = pages_of(job, path)
+  local recs = {}
+  for page = 1, pages do recs[page] = run_page(job, out, path, page, pages) end
+  return recs
 end
 
 return M
