@@ -7,7 +7,7 @@
 
 CC ?= gcc
 BUILD ?= build
-PKGS := luajit libpng libjpeg libedit libtiff-4 libwebp libwebpdemux
+PKGS := luajit libpng libjpeg libedit libtiff-4 libwebp libwebpdemux libarchive
 
 # -ffp-contract=off: no fused multiply-add, so the warp arithmetic rounds
 # exactly as OpenCV's does (REFERENCE.md section 2).
@@ -18,8 +18,9 @@ CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -fPIC -fopenmp -ffp-contract=off \
 	-fno-fast-math -fno-math-errno -fvisibility=hidden -Wall -Wextra -Iinclude $(SAN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS = $(shell pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux 2>/dev/null || \
-	echo -lpng16 -ljpeg -ldeflate -ltiff -lwebp -lwebpdemux) -lm
+LDLIBS = $(shell pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux libarchive \
+	2>/dev/null || \
+	echo -lpng16 -ljpeg -ldeflate -ltiff -lwebp -lwebpdemux -larchive) -lm
 # libedit is used only through the FFI (the REPL), so it must not be
 # dropped by --as-needed.
 HOST_LDLIBS = $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1) \

@@ -5,7 +5,7 @@ set -euo pipefail
 level=${1:-test}
 
 pkgs=(gcc make pkg-config libluajit-5.1-dev luajit libpng-dev libjpeg62-turbo-dev libdeflate-dev
-      libtiff-dev libwebp-dev
+      libtiff-dev libwebp-dev libarchive-dev
       libedit-dev lua-cjson)
 [ "$level" != build ] && pkgs+=(lua-busted valgrind)
 [ "$level" = bench ] && pkgs+=(python3-numpy python3-opencv libopencv-dev g++)

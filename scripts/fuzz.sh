@@ -12,7 +12,7 @@ data=${PIXJIT_DATA:-../shared/data}
 flags=(-g -O1 -std=c11 -D_DEFAULT_SOURCE -ffp-contract=off -fno-math-errno -fopenmp -Iinclude -Isrc
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        $(pkg-config --cflags libpng luajit))
-libs=($(pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux) -lm)
+libs=($(pkg-config --libs libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux libarchive) -lm)
 
 build() { # name source [extra flags...]
   local name=$1 src=$2

@@ -25,10 +25,16 @@ end
 -- EXIF blocks (both byte orders, each orientation), alone and in a JPEG's
 -- APP1 right after SOI.
 local jpeg = pj.new(8, 8, 3, 90):encode("jpg")
-local function u16(v, be) return be and string.char(v >> 8 & 255, v & 255) or string.char(v & 255, v >> 8 & 255) end
+local function u16(v, be)
+  local hi, lo = math.floor(v / 256) % 256, v % 256
+  return be and string.char(hi, lo) or string.char(lo, hi)
+end
 for o = 1, 8 do
   for _, be in ipairs { false, true } do
-    local u32 = function(v) return be and (u16(v >> 16, true) .. u16(v & 0xFFFF, true)) or (u16(v & 0xFFFF) .. u16(v >> 16)) end
+    local u32 = function(v)
+      local hi, lo = math.floor(v / 65536), v % 65536
+      return be and (u16(hi, true) .. u16(lo, true)) or (u16(lo) .. u16(hi))
+    end
     local tiff = (be and "MM" or "II") .. u16(42, be) .. u32(8) .. u16(1, be) .. u16(0x0112, be) .. u16(3, be)
       .. u32(1) .. u16(o, be) .. u16(0, be) .. u32(0)
     local exif = "Exif\0\0" .. tiff

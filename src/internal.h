@@ -36,6 +36,9 @@ void pj_item_fail_errno(int32_t i, int err, const char *fmt, ...)
 
 /* PJ_FMT_* from a path's extension (PJ_FMT_UNKNOWN when none fits). */
 int pj_format_of_path(const char *path);
+/* The temporary name beside path that an atomic write uses:
+ * ".NAME.pjtmp-HOST-PID-TAG" in path's directory. */
+int pj_temp_path(char *out, size_t n, const char *path, const char *tag);
 
 /* Checks w x h x c against max_pixels (<= 0: default) and the int32 stride
  * without overflowing; on success stores the tight row size in *stride. */

@@ -37,6 +37,30 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
 /* What went wrong with one file, for the message written afterwards. */
 enum { STAGE_OK, STAGE_FORMAT, STAGE_ENCODE, STAGE_OPEN, STAGE_WRITE, STAGE_RENAME };
 
+/* This machine's name as it goes into temporary names: letters, digits,
+ * '-' and '_' only, at most 32. */
+static void host_tag(char *out, size_t n) {
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0 || !host[0]) snprintf(host, sizeof host, "host");
+  size_t k = 0;
+  for (const char *p = host; *p && k + 1 < n && k < 32; p++)
+    out[k++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')
+                   ? *p : '_';
+  out[k] = 0;
+}
+
+int pj_temp_path(char *out, size_t n, const char *path, const char *tag) {
+  char host[40];
+  host_tag(host, sizeof host);
+  const char *slash = strrchr(path, '/');
+  const int dir = slash ? (int)(slash - path + 1) : 0;
+  /* Hidden, and unique per machine, process and tag (thread), so
+   * concurrent writers (threads, shards, machines on a shared disk) never
+   * share one, and a sweep can tell a dead process's from a live one's. */
+  return snprintf(out, n, "%.*s.%s.pjtmp-%s-%ld-%s", dir, path, path + dir, host, (long)getpid(), tag) <
+                 (int)n ? PJ_OK : pj_fail(PJ_EARG, "%s: path too long", path);
+}
+
 /* Writes n bytes to path: to a new temporary file beside it, renamed over
  * path when complete (atomic), or straight to path.  Returns the stage
  * that failed (STAGE_OK) with *err its errno. */
@@ -44,13 +68,9 @@ static int write_file(const char *path, const uint8_t *data, size_t n, bool atom
   char tmp[4096];
   const char *target = path;
   if (atomic) {
-    const char *slash = strrchr(path, '/');
-    int dir = slash ? (int)(slash - path + 1) : 0;
-    /* Hidden, and unique per process and thread, so concurrent writers
-     * (other threads, other shards) never share one. */
-    if (snprintf(tmp, sizeof tmp, "%.*s.%s.pjtmp%ld.%d", dir, path, path + dir, (long)getpid(),
-                 omp_get_thread_num()) >= (int)sizeof tmp)
-      return *err = ENAMETOOLONG, STAGE_OPEN;
+    char tag[16];
+    snprintf(tag, sizeof tag, "t%d", omp_get_thread_num());
+    if (pj_temp_path(tmp, sizeof tmp, path, tag)) return *err = ENAMETOOLONG, STAGE_OPEN;
     target = tmp;
   }
   int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (atomic ? O_EXCL : 0), 0666);

@@ -37,15 +37,16 @@ function M.worker(job_path, out, kthreads)
       if not rd.fill() then return 0 end
       line = rd.line()
     end
-    local path = json.decode(line)
-    local ok, res = pcall(steps.run_input, job, out, path)
-    if not ok then res = { { path = path, status = "error", error = tostring(res), ms = {} } } end
+    local input = json.decode(line)
+    local ok, res = pcall(steps.run_input, job, out, input)
+    if not ok then res = { { path = inputs.path_of(input), status = "error", error = tostring(res), ms = {} } } end
     if not sys.write_all(4, json.encode(res) .. "\n") then return 1 end
     collectgarbage()
   end
 end
 
--- The job, its output directory and its inputs (all, and this shard's).
+-- The job, its output directory, its inputs (all, and this shard's) and
+-- the shard ({k, n}, or nil).
 local function plan(opts)
   local job = job_file.load(opts.job)
   local specs = opts.inputs and #opts.inputs > 0 and opts.inputs or job.inputs
@@ -53,39 +54,70 @@ local function plan(opts)
   if type(specs) ~= "table" or #specs == 0 then core.raise("--batch: no inputs (job.inputs or --input)", 0) end
   local out = opts.output or job.output
   if type(out) ~= "string" or out == "" then core.raise("--batch: no output directory (job.output or --output)", 0) end
+  local shard = opts.shard
+  if shard and shard.auto then
+    local why
+    shard, why = inputs.auto_shard(shard.n)
+    if not opts.quiet then io.stderr:write("pixjit batch: --shard auto: ", why, "\n") end
+  end
   local all = inputs.collect(specs)
-  return job, out:gsub("/+$", ""), all, inputs.select(all, opts.shard)
+  return job, out:gsub("/+$", ""), all, inputs.select(all, shard), shard
 end
 
--- opts: job, inputs (list), output, threads, shard {k, n}, resume,
--- dry_run, quiet.  Returns the exit status.
+-- The cause of an environment failure, for the message that stops a run.
+local function env_cause(rec)
+  local name = rec.errno and (sys.ENV_ERRORS[rec.errno] or rec.errno == 2 and "ENOENT")
+  return (name and (name .. ": ") or "") .. tostring(rec.error)
+end
+
+-- opts: job, inputs (list), output, threads, shard {k, n} or {auto, n},
+-- resume, dry_run, quiet.  Returns the exit status: 0 all done, 1 some
+-- inputs failed, 2 the environment failed (the run stopped).
 function M.run(opts)
-  local job, out, all, mine = plan(opts)
-  pj.mkdir(out)
-  local report_path = report.path(out)
-  local skip = opts.resume and report.completed(report_path) or {}
+  local job, out, all, mine, shard = plan(opts)
+  local skip = opts.resume and report.completed(out) or {}
   local todo = {}
-  for _, p in ipairs(mine) do if not skip[p] then todo[#todo + 1] = p end end
+  for _, p in ipairs(mine) do if not skip[inputs.path_of(p)] then todo[#todo + 1] = p end end
   if opts.dry_run then
-    for _, p in ipairs(todo) do io.write(p, "\n") end
+    for _, p in ipairs(todo) do io.write(inputs.path_of(p), "\n") end
     io.stderr:write(string.format("pixjit batch: %d inputs (%d in this shard, %d already done)\n",
                                   #all, #mine, #mine - #todo))
     return 0
   end
+  pj.mkdir(out)
   outputs.sweep(out)
+  local report_path = report.path(out, shard)
   local rep = report.open(report_path, opts.resume)
   -- Workers times kernel threads stay within the thread budget.
   local budget = pj.threads()
   local nworkers = math.max(1, math.min(opts.threads or job.threads or budget, #todo))
   local state = progress.new(#todo, sys.isatty(2), opts.quiet)
+  local env -- the first environment failure: the run stops on it
   pool.run(opts.job, out, todo, nworkers, math.max(1, math.floor(budget / nworkers)), function(recs)
-    for _, rec in ipairs(recs) do rep.write(rec) end
+    for _, rec in ipairs(recs) do
+      if rec.status == "env" then
+        env = env or rec
+        rec.status = "error"
+      end
+      local ok, errno = rep.write(rec)
+      if not ok and not env then
+        env = { path = report_path, errno = errno, error = report_path .. ": " .. sys.errstr() }
+      end
+    end
     progress.add(state, recs)
     progress.show(state)
-  end, function() return state.done >= #todo end)
+  end, function()
+    if env then return "abort" end
+    return state.done >= #todo
+  end)
   rep.close()
   progress.show(state, true)
   progress.summary(state, #mine, #mine - #todo, report_path)
+  if env then
+    io.stderr:write(string.format("pixjit batch: stopped: %s: %s (the machine, not the input, failed; "
+      .. "run again with --resume once it is fixed)\n", env.path, env_cause(env)))
+    return 2
+  end
   return state.failed == 0 and 0 or 1
 end
 

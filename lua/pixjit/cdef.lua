@@ -330,6 +330,20 @@ int pj_save(const pj_image *img, const char *path, const pj_encode_opts *opts);
  * made), even if some images failed. */
 int pj_save_all(const pj_image *const *imgs, const char *const *paths, int32_t n,
                        const pj_encode_opts *opts, int32_t *status);
+/* One member of a tar file: an image (encoded by the extension of name)
+ * or raw bytes (image NULL). */
+typedef struct pj_tar_member {
+  const char *name;          /* path inside the archive */
+  const pj_image *image;     /* or NULL, then: */
+  const void *data;
+  size_t size;
+} pj_tar_member;
+/* Writes the n members, in order, as one tar file (POSIX pax) at path:
+ * images encoded in parallel, the file written under a temporary name and
+ * renamed when complete.  Any member failing fails the whole archive (no
+ * file is left); the message names the member. */
+int pj_save_tar(const char *path, const pj_tar_member *members, int32_t n,
+                       const pj_encode_opts *opts);
 /* Frees memory returned by pj_encode. */
 void pj_free(void *p);
 

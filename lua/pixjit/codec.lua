@@ -254,6 +254,38 @@ function M.save_all(images, paths, opts)
 end
 
 -- img:encode(fmt [, opts]) -> string holding the encoded file.
+local TAR_OPTS = { quality = true, compression = true, progressive = true, lossless = true }
+
+-- pj.save_tar(path, members [, opts]): one tar file of members, each
+-- { name = "key/0001.png", image = img } (encoded by the extension, in
+-- parallel) or { name = "key/0001.json", data = "..." }; written under a
+-- temporary name and renamed when complete.  opts as img:save.
+function M.save_tar(path, members, opts)
+  local f = "pixjit.save_tar"
+  core.str(f, "path", path)
+  if type(members) ~= "table" then
+    core.raise(f .. ": members must be a table, got " .. core.describe(members))
+  end
+  local n = #members
+  local arr = ffi.new("pj_tar_member[?]", math.max(n, 1))
+  local keep = {}
+  for i, m in ipairs(members) do
+    local where = "members[" .. i .. "]"
+    if type(m) ~= "table" then core.raise(f .. ": " .. where .. " must be a table, got " .. core.describe(m)) end
+    arr[i - 1].name = core.str(f, where .. ".name", m.name)
+    if m.image ~= nil then
+      arr[i - 1].image = core.image(f, where .. ".image", m.image)
+    else
+      local d = core.str(f, where .. ".data", m.data)
+      arr[i - 1].data, arr[i - 1].size = d, #d
+    end
+    keep[i] = m
+  end
+  local o = encode_opts(f, core.opts(f, opts, TAR_OPTS))
+  if C.pj_save_tar(path, arr, n, o) ~= 0 then core.fail(f) end
+  return n
+end
+
 function M.encode(img, fmt, opts)
   local f = "img:encode"
   core.image(f, "self", img)

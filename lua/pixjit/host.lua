@@ -22,7 +22,7 @@ usage: pixjit [options] [script [args...]]
   --profile-out FILE     write the profile to FILE instead of stdout
   --batch JOB       run a batch job (a Lua file returning a table, or JSON) with:
     --input PATH    input glob, directory, list file or - (repeatable; replaces the job's)
-    --output DIR    output directory        --shard K/N   this machine's share
+    --output DIR    output directory        --shard K/N   this machine's share (auto[/N]: the scheduler's)
     --resume        skip inputs already done   --dry-run   list the inputs only
     --quiet         no progress or summary
   --help            show this help
@@ -45,9 +45,15 @@ local BATCH_FLAGS = { ["--input"] = true, ["--output"] = true, ["--shard"] = tru
 local BATCH_SWITCHES = { ["--resume"] = "resume", ["--dry-run"] = "dry_run", ["--quiet"] = "quiet" }
 
 local function parse_shard(v)
+  if v == "auto" then return { auto = true } end
+  local an = v:match("^auto/(%d+)$")
+  if an then
+    if tonumber(an) < 1 then return nil, "--shard auto/N needs N >= 1" end
+    return { auto = true, n = tonumber(an) }
+  end
   local k, n = v:match("^(%d+)/(%d+)$")
   k, n = tonumber(k), tonumber(n)
-  if not k or n < 1 or k < 1 or k > n then return nil, "--shard needs K/N with 1 <= K <= N" end
+  if not k or n < 1 or k < 1 or k > n then return nil, "--shard needs K/N with 1 <= K <= N, auto or auto/N" end
   return { k, n }
 end
 

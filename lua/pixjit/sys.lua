@@ -31,6 +31,9 @@ int mkdir(const char *path, unsigned int mode);
 int unlink(const char *path);
 int isatty(int fd);
 char *strerror(int errnum);
+int open(const char *path, int flags, int mode);
+int gethostname(char *name, size_t len);
+int access(const char *path, int mode);
 ]]
 
 local C = ffi.C
@@ -38,6 +41,13 @@ local M = {}
 
 M.GLOB_MARK, M.GLOB_BRACE, M.GLOB_TILDE = 2, 1024, 4096
 M.O_CLOEXEC = 524288
+M.O_WRONLY, M.O_CREAT, M.O_TRUNC, M.O_APPEND = 1, 64, 512, 1024
+
+-- The OS errors that say the machine, not the input, is at fault: the
+-- disk or quota is full, the file system read-only or failing.
+M.ENV_ERRORS = { [5] = "EIO", [28] = "ENOSPC", [30] = "EROFS", [122] = "EDQUOT" }
+-- (ENOENT stands for the output folder vanishing; only the runner's own
+-- check of that folder reports it.)
 
 -- Paths matching pattern, sorted; directories end in "/".
 function M.glob(pattern)
@@ -57,20 +67,23 @@ end
 
 function M.isatty(fd) return C.isatty(fd) == 1 end
 
--- Writes all of s to fd; false on error.
+-- Writes all of s to fd; false and the errno on error.
 function M.write_all(fd, s)
   local p, n = ffi.cast("const char *", s), #s
   while n > 0 do
     local w = tonumber(C.write(fd, p, n))
     if w <= 0 then
       if w < 0 and ffi.errno() == 4 then goto again end -- EINTR
-      return false
+      return false, w < 0 and ffi.errno() or 28
     end
     p, n = p + w, n - w
     ::again::
   end
   return true
 end
+
+-- Whether path exists (directory or file).
+function M.exists(path) return C.access(path, 0) == 0 end
 
 -- A line reader over a file descriptor.
 function M.reader(fd)
@@ -106,13 +119,32 @@ function M.reap(pid, block)
   return "signal", bit.band(s, 0x7f)
 end
 
+-- This machine's name as temporary names carry it (as the C core's
+-- pj_temp_path writes it).
+local host
+function M.host_tag()
+  if not host then
+    local buf = ffi.new("char[256]")
+    host = C.gethostname(buf, 255) == 0 and ffi.string(buf) or ""
+    if host == "" then host = "host" end
+    host = host:gsub("[^%w%-]", "_"):sub(1, 32)
+  end
+  return host
+end
+
 -- Writes data to path atomically: a hidden temporary beside it, then
 -- rename, so a reader (or a resumed batch) never sees a partial file.
+-- The name says which machine and process wrote it (see pj_temp_path).
 function M.temp_name(path)
   local dir, base = path:match("^(.*/)([^/]+)$")
   dir, base = dir or "", base or path
   local ext = base:match("(%.[%w]+)$") or ""
-  return string.format("%s.%s.pjtmp%d%s", dir, base, C.getpid(), ext)
+  return string.format("%s.%s.pjtmp-%s-%d-lua%s", dir, base, M.host_tag(), C.getpid(), ext)
+end
+
+-- Whether process pid runs on this machine.
+function M.alive(pid)
+  return C.kill(pid, 0) == 0 or ffi.errno() ~= 3 -- ESRCH: no such process
 end
 
 function M.commit(tmp, path)

@@ -268,3 +268,197 @@ describe("--batch over multi-page, TIFF and WebP inputs", function()
     fh:close()
   end)
 end)
+
+describe("--batch at scale", function()
+  local dir = root .. "/scale_in"
+  os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir)
+  for i = 1, 60 do
+    pj.new(200 + i, 150, 3, { i, 100, 200 }):save(string.format("%s/s%02d.png", dir, i), { compression = 1 })
+  end
+
+  -- Every line of every report in out, which must all parse.
+  local function report_lines(out)
+    local recs, files = {}, 0
+    for path in H.sh("ls " .. out .. "/report*.jsonl"):gmatch("[^\n]+") do
+      files = files + 1
+      for line in io.lines(path) do
+        local ok, rec = pcall(cjson.decode, line)
+        assert.is_true(ok, path .. ": " .. line)
+        recs[#recs + 1] = rec
+      end
+    end
+    return recs, files
+  end
+
+  it("lets shards run at once into one folder, each with its own report", function()
+    local out = root .. "/concurrent"
+    os.execute("rm -rf " .. out)
+    local job = H.write("batch/sizes.lua", "return { steps = { { 'load' }, { 'resize', w = 64, h = 48 }, "
+      .. "{ 'save', name = '{stem}.small.png' } } }")
+    local cmds = {}
+    for k = 1, 3 do
+      cmds[k] = string.format("%s --batch %s --input %s --output %s --shard %d/3 --threads 1 --quiet",
+                              H.pixjit, job, dir, out, k)
+    end
+    local _, rc = H.sh("(" .. table.concat(cmds, " & ") .. " & wait) ")
+    assert.are.equal(0, rc)
+    local recs, files = report_lines(out)
+    assert.are.equal(3, files)
+    local seen = {}
+    for _, r in ipairs(recs) do
+      assert.are.equal("ok", r.status)
+      assert.is_nil(seen[r.path], r.path .. " twice")
+      seen[r.path] = true
+    end
+    assert.are.equal(60, #recs)
+    -- --resume reads every report: nothing is left to do.
+    local text, rc2 = run(job .. " --input " .. dir .. " --output " .. out .. " --resume")
+    assert.are.equal(0, rc2, text)
+    assert.matches("60 skipped", text)
+  end)
+
+  it("keeps every report line whole through kill -9, and --resume completes", function()
+    local out = root .. "/killed"
+    os.execute("rm -rf " .. out)
+    local job = H.write("batch/slow2.lua", "return { steps = { { 'load' }, { 'resize', w = 900, h = 700 }, "
+      .. "{ 'save', name = '{stem}.png', compression = 9 } } }")
+    local cmd = string.format("%s --batch %s --input %s --output %s --quiet --resume", H.pixjit, job, dir, out)
+    local rnd = H.rng(7)
+    for _ = 1, 3 do
+      os.execute(string.format("(%s & pid=$!; sleep %.3f; kill -9 $pid; wait $pid) >/dev/null 2>&1",
+                               cmd, 0.05 + rnd(200) / 1000))
+      -- Readers skip at most a cut last line; every other line parses.
+      local f = io.open(out .. "/report.jsonl")
+      if f then
+        local lines = {}
+        for line in f:lines() do lines[#lines + 1] = line end
+        f:close()
+        for i = 1, #lines - 1 do assert.is_true(pcall(cjson.decode, lines[i]), lines[i]) end
+      end
+    end
+    local text, rc = H.sh(cmd)
+    assert.are.equal(0, rc, text)
+    local ok = {}
+    for _, r in ipairs(report_lines(out)) do if r.status == "ok" then ok[r.path] = true end end
+    for i = 1, 60 do assert.is_true(ok[string.format("%s/s%02d.png", dir, i)], "input " .. i) end
+  end)
+
+  it("stops with status 2 when the disk fills, and --resume finishes once there is room", function()
+    local mnt = H.tmp .. "/tiny_fs"
+    os.execute("umount " .. mnt .. " 2>/dev/null; rm -rf " .. mnt .. " && mkdir -p " .. mnt)
+    local _, mrc = H.sh("mount -t tmpfs -o size=12m tmpfs " .. mnt)
+    if mrc ~= 0 then return pending("cannot mount a tmpfs here") end
+    local ok, err = pcall(function()
+      -- Leave about 300 KB free: a few inputs fit, the rest do not.
+      os.execute("dd if=/dev/zero of=" .. mnt .. "/filler bs=1k count=11900 2>/dev/null")
+      local job = H.write("batch/fill.lua", "return { steps = { { 'load' }, { 'save', name = '{stem}.png', compression = 0 } } }")
+      local out = mnt .. "/out"
+      local text, rc = run(job .. " --input " .. dir .. " --output " .. out .. " --threads 1")
+      assert.are.equal(2, rc, text)
+      assert.matches("stopped: .*ENOSPC", text)
+      local saved = 0
+      for _, r in ipairs(report_lines(out)) do
+        if r.status == "ok" then
+          saved = saved + 1
+          assert.are.same(200 + tonumber(r.path:match("s(%d+)%.png$")), pj.load(r.outputs[1]).width)
+        end
+      end
+      assert.is_true(saved < 60)
+      os.remove(mnt .. "/filler")
+      text, rc = run(job .. " --input " .. dir .. " --output " .. out .. " --threads 1 --resume")
+      assert.are.equal(0, rc, text)
+      for i = 1, 60 do
+        assert.are.equal(200 + i, pj.load(string.format("%s/s%02d.png", out, i)).width)
+      end
+    end)
+    os.execute("umount " .. mnt)
+    assert(ok, err)
+  end)
+
+  it("stops with status 2 when the output folder vanishes", function()
+    local out = root .. "/vanish"
+    os.execute("rm -rf " .. out)
+    local job = H.write("batch/vanish.lua", "return { steps = { { 'load' }, function(ctx) "
+      .. "if ctx.fields.stem == 's03' then os.execute('rm -rf " .. out .. "') end end, "
+      .. "{ 'save', name = '{stem}.png' } } }")
+    local text, rc = run(job .. " --input " .. dir .. " --output " .. out .. " --threads 1")
+    assert.are.equal(2, rc, text)
+    assert.matches("stopped: .*output folder .*vanish no longer exists", text)
+  end)
+
+  it("--shard auto takes the scheduler's index and selects what --shard K/N does", function()
+    local function listing(env, shard)
+      local out = H.sh(env .. " " .. H.pixjit .. " --batch examples/jobs/main_colors.lua --input " .. dir
+        .. " --output " .. root .. "/auto --dry-run --shard " .. shard)
+      return out
+    end
+    local explicit = listing("", "3/4"):gsub("pixjit batch:[^\n]*\n", "")
+    local slurm = listing("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4", "auto")
+    assert.matches("%-%-shard auto: shard 3/4 %(SLURM_ARRAY_TASK_ID=3", slurm)
+    assert.are.equal(explicit, (slurm:gsub("pixjit batch:[^\n]*\n", "")))
+    -- An array 0-30:10 is 4 tasks; task 20 is the third.
+    local stepped = listing("SLURM_ARRAY_TASK_ID=20 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=30 SLURM_ARRAY_TASK_STEP=10", "auto")
+    assert.are.equal(explicit, (stepped:gsub("pixjit batch:[^\n]*\n", "")))
+    local k8s = listing("JOB_COMPLETION_INDEX=2", "auto/4")
+    assert.matches("shard 3/4 %(JOB_COMPLETION_INDEX=2", k8s)
+    assert.are.equal(explicit, (k8s:gsub("pixjit batch:[^\n]*\n", "")))
+    assert.are.equal(explicit, (listing("JOB_COMPLETION_INDEX=2 PIXJIT_SHARDS=4", "auto"):gsub("pixjit batch:[^\n]*\n", "")))
+    local text, rc = H.sh("env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX " .. H.pixjit
+      .. " --batch examples/jobs/main_colors.lua --input " .. dir .. " --output x --shard auto")
+    assert.are.equal(1, rc)
+    assert.matches("no SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", text)
+    text, rc = H.sh("JOB_COMPLETION_INDEX=1 " .. H.pixjit .. " --batch examples/jobs/main_colors.lua --input "
+      .. dir .. " --output x --shard auto")
+    assert.are.equal(1, rc)
+    assert.matches("give the count as %-%-shard auto/N or PIXJIT_SHARDS", text)
+  end)
+end)
+
+describe("--batch tar shards and manifests", function()
+  local page = pj.new(160, 80, 3, { 240, 240, 240 })
+  page:view(10, 10, 50, 20):fill({ 0, 0, 0 })
+  page:view(80, 40, 60, 30):fill({ 20, 30, 200 })
+  local dir = root .. "/tar_in"
+  os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir)
+  page:save(dir .. "/page.png")
+  H.write("batch/tar_in/page.quads.json", "[[[10,10],[60,10],[60,30],[10,30]], [[80,40],[140,40],[140,70],[80,70]]]")
+
+  it("writes the crops of an input as one WebDataset tar, member for member the loose files", function()
+    local tjob = H.write("batch/tar.lua", "return { steps = { { 'load' }, { 'crop_quads' }, "
+      .. "{ 'save_crops', archive = '{stem}.tar' } } }")
+    local text, rc = run(tjob .. " --input " .. dir .. " --output " .. root .. "/tar_out --quiet")
+    assert.are.equal(0, rc, text)
+    text, rc = run("examples/jobs/crop_words.lua --input " .. dir .. " --output " .. root .. "/loose_out --quiet")
+    assert.are.equal(0, rc, text)
+    local out, prc = H.sh("/usr/bin/python3 -c \"import tarfile, json, sys\nt = tarfile.open('" .. root
+      .. "/tar_out/page.tar')\nfor m in t.getmembers(): print(m.name, m.size)\n"
+      .. "print(json.load(t.extractfile('page/0002.json'))['quad'])\n"
+      .. "print(t.extractfile('page/0001.png').read() == open('" .. root .. "/loose_out/page/0001.png', 'rb').read())\"")
+    if prc ~= 0 then return pending("python3 is not available: " .. out) end
+    assert.matches("page/0001.png %d+\npage/0001.json %d+\npage/0002.png %d+\npage/0002.json %d+\n", out)
+    assert.matches("%[%[80, 40%], %[140, 40%], %[140, 70%], %[80, 70%]%]", out)
+    assert.matches("True", out)
+    assert.are.equal("0\n", H.sh("ls -a " .. root .. "/tar_out | grep -c pjtmp"))
+  end)
+
+  it("takes a JSON Lines manifest: fields into templates, quads from the record, bad lines alone", function()
+    local manifest = H.write("batch/manifest.jsonl", table.concat({
+      '{"path": "' .. dir .. '/page.png", "id": "A7", "quads": [[[80,40],[140,40],[140,70],[80,70]]]}',
+      '{"path": 5}',
+      'not json at all',
+      '',
+      '{"path": "' .. dir .. '/missing.png", "id": "B1"}',
+    }, "\n") .. "\n")
+    local job = H.write("batch/manifest_job.lua", "return { steps = { { 'load' }, { 'crop_quads' }, "
+      .. "{ 'save_crops', name = '{id}/{index}.png' } } }")
+    local text, rc = run(job .. " --input " .. manifest .. " --output " .. root .. "/man_out --quiet")
+    assert.are.equal(1, rc, text)
+    local crop = pj.load(root .. "/man_out/A7/1.png")
+    assert.are.same({ 60, 30, 20, 30, 200 }, { crop.width, crop.height, crop:get(5, 5) })
+    local recs = read_report(root .. "/man_out")
+    assert.are.equal("ok", recs[dir .. "/page.png"].status)
+    assert.matches("line 2: expected an object with a \"path\" string", recs[manifest .. ":2"].error)
+    assert.matches("line 3: invalid JSON", recs[manifest .. ":3"].error)
+    assert.matches("missing.png", recs[dir .. "/missing.png"].error)
+  end)
+end)

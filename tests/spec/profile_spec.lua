@@ -34,7 +34,7 @@ describe("--profile", function()
       "local img = pj.new(1200, 1200, 3)",
       "local small = img:view(0, 0, 8, 8)",
       "local a = small:main_colors(3)",
-      "local b = img:warp_perspective({ { 2, 0, 0.5 }, { 0, 2, 0.5 }, { 0, 0, 1 } }, 2400, 2400)",
+      "local b = img:warp_perspective({ { 2, 0, 0.5 }, { 0, 2, 0.5 }, { 0, 0, 1 } }, 3600, 3600)",
       "local c = small:clone()",
     }, "\n") .. "\n")
     local out, rc = H.sh(H.pixjit .. " --profile " .. p)

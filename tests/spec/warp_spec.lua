@@ -240,4 +240,53 @@ describe("pj.read_quads", function()
     assert.matches("2 quads exceed max_quads %(1%)", err)
     assert.has_error(function() pj.read_quads(H.tmp .. "/absent.json") end)
   end)
+
+  it("says what was expected of JSON that is not an array of quads", function()
+    for text, got in pairs { ['{"image": "a.png", "quads": 5}'] = "an object", ["{}"] = "an object",
+                             ["5"] = "a number", ["null"] = "null", ['"q"'] = "a string" } do
+      local ok, err = pcall(pj.read_quads, write("not_quads.json", text))
+      assert.is_false(ok, text)
+      assert.matches("not_quads.json: expected a JSON array of quads %(.*%), got " .. got, err)
+    end
+    assert.are.same({}, pj.read_quads(write("empty.json", " [] ")))
+  end)
+
+  it("reads ICDAR-2015 ground truth: BOM, CRLF, texts with commas, no text", function()
+    local q, t = pj.read_quads(write("gt_img_1.txt",
+      "\239\187\191377,117,463,117,465,130,378,130,Genaxis Theatre\r\n"
+      .. "493, 115, 519, 115, 519, 131, 493, 131,[06]\r\n\r\n"
+      .. "374,155,409,155,409,170,374,170,###\r\n"
+      .. "1.5,2.5,3,4,5,6,7,8,\"hello, world\"\n"
+      .. "10,20,30,20,30,40,10,40\n"))
+    assert.are.equal(5, #q)
+    assert.are.same({ 377, 117, 463, 117, 465, 130, 378, 130 }, q[1])
+    assert.are.same({ "Genaxis Theatre", "[06]", "###", "\"hello, world\"" }, { t[1], t[2], t[3], t[4] })
+    assert.are.same({ 1.5, 2.5 }, { q[4][1], q[4][2] })
+    assert.is_nil(t[5])
+    local ok, err = pcall(pj.read_quads, write("bad_gt.txt", "1,2,3,4,5,6,7,8\n1,2,3,x,5,6,7,8\n"))
+    assert.is_false(ok)
+    assert.matches("bad_gt.txt: line 2: expected 8 numbers", err)
+    -- Forced format: the same lines as JSON are an error.
+    assert.has_error(function() pj.read_quads(H.tmp .. "/gt_img_1.txt", { format = "json" }) end)
+  end)
+
+  it("reads PaddleOCR label lines, one image's line", function()
+    local path = write("Label.txt",
+      'train/img_1.jpg\t[{"transcription": "MAIN", "points": [[10, 20], [50, 20], [50, 40], [10, 40]], "difficult": false}, '
+      .. '{"transcription": "ST", "points": [[60, 20], [90, 21], [90, 41], [60, 40]]}]\n'
+      .. 'train/img_2.jpg\t[]\n')
+    local q, t = pj.read_quads(path, { image = "img_1.jpg" })
+    assert.are.same({ { 10, 20 }, { 50, 20 }, { 50, 40 }, { 10, 40 } }, q[1])
+    assert.are.same({ "MAIN", "ST" }, t)
+    assert.are.same({}, (pj.read_quads(path, { image = "train/img_2.jpg" })))
+    local ok, err = pcall(pj.read_quads, path)
+    assert.matches("Label.txt: 2 images are labelled here; name one in opts.image", err)
+    ok, err = pcall(pj.read_quads, path, { image = "img_3.jpg" })
+    assert.matches("Label.txt: no line for image img_3.jpg", err)
+    local one = write("one.txt", 'a.jpg\t[{"transcription": "X", "points": [[0, 0], [1, 0], [1, 1]]}]\n')
+    ok, err = pcall(pj.read_quads, one)
+    assert.matches("one.txt: line 1: quad 1 must have 4 points, got 3", err)
+    assert.has_error(function() pj.read_quads(path, { format = "xml" }) end,
+      "pixjit.read_quads: opts.format must be \"json\", \"icdar\" or \"paddle\", got \"xml\"")
+  end)
 end)

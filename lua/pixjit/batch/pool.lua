@@ -39,9 +39,12 @@ local function spawn(job_path, out, kthreads)
            argv = keep }
 end
 
-local function retire(w)
+-- Ends worker w: when `now`, killing it mid-input (its input is left
+-- unreported, for --resume).
+local function retire(w, now)
   sys.C.close(w.wfd)
   sys.C.close(w.rfd)
+  if now then sys.C.kill(w.pid, 9) end
   sys.reap(w.pid, true)
 end
 
@@ -71,7 +74,8 @@ local function drain(pool, i, on_result)
   -- The worker died: its input crashed it.  Record and replace it.
   local how, code = sys.reap(w.pid, true)
   if w.task then
-    on_result({ { path = pool.todo[w.task], status = "crashed", ms = {},
+    local task = pool.todo[w.task]
+    on_result({ { path = type(task) == "table" and task.path or task, status = "crashed", ms = {},
                   error = how == "signal" and ("worker killed by signal " .. code) or
                           ("worker exited with status " .. tostring(code)) } })
   end
@@ -81,10 +85,10 @@ local function drain(pool, i, on_result)
   assign(pool, pool.workers[i])
 end
 
--- Runs every path of todo through `nworkers` workers of `kthreads` kernel
--- threads each, calling on_result(records) as results arrive (one record
--- per page of an input), until
--- done() says to stop.
+-- Runs every input of todo through `nworkers` workers of `kthreads`
+-- kernel threads each, calling on_result(records) as results arrive (one
+-- record per page of an input), until done() says to stop: true when all
+-- are in, "abort" to kill the workers mid-input.
 function M.run(job_path, out, todo, nworkers, kthreads, on_result, done)
   local pool = { job_path = job_path, out = out, todo = todo, next = 1, kthreads = kthreads,
                  workers = {} }
@@ -93,14 +97,17 @@ function M.run(job_path, out, todo, nworkers, kthreads, on_result, done)
     assign(pool, pool.workers[i])
   end
   local pfds = ffi.new("pj_pollfd[?]", nworkers)
-  while not done() do
+  local stop = done()
+  while not stop do
     for i, w in ipairs(pool.workers) do pfds[i - 1].fd, pfds[i - 1].events, pfds[i - 1].revents = w.rfd, 1, 0 end
     sys.C.poll(pfds, nworkers, 1000)
     for i = 1, nworkers do
       if pfds[i - 1].revents ~= 0 then drain(pool, i, on_result) end
+      stop = done()
+      if stop then break end
     end
   end
-  for _, w in ipairs(pool.workers) do retire(w) end
+  for _, w in ipairs(pool.workers) do retire(w, stop == "abort") end
 end
 
 return M

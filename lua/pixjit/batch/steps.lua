@@ -5,6 +5,7 @@
 local pj = require "pixjit"
 local core = require "pixjit.core"
 local json = require "pixjit.json"
+local sys = require "pixjit.sys"
 local outputs = require "pixjit.batch.outputs"
 
 local M = {}
@@ -49,33 +50,78 @@ function STEPS.palette(ctx, step)
   if #colors > 0 then ctx.values.palette = pj.palette(colors, { height = step.height, width = step.width }) end
 end
 
+local function save_opts(step)
+  return { quality = step.quality, compression = step.compression, lossless = step.lossless }
+end
+
+-- save: the image to `name` ("{stem}.png"); with `archive` (a template,
+-- e.g. "{stem}.tar") as that member of one tar instead.
 function STEPS.save(ctx, step)
-  outputs.save_images(ctx, { image_of(ctx, step) }, { outputs.path(ctx, step.name, "{stem}.png") },
-                      { quality = step.quality, compression = step.compression })
+  local img = image_of(ctx, step)
+  if step.archive then
+    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil),
+                         { { name = outputs.expand(step.name or "{stem}.png", ctx.fields), image = img } },
+                         save_opts(step))
+  else
+    outputs.save_images(ctx, { img }, { outputs.path(ctx, step.name, "{stem}.png") }, save_opts(step))
+  end
 end
 
 -- crop_quads: quads from step.quads (a template; default
 -- "{dir}/{stem}.quads.json") in any format pj.read_quads reads
 -- (step.format forces one; a PaddleOCR label file gives this input's line).
 function STEPS.crop_quads(ctx, step)
-  local qpath = outputs.expand(step.quads or "{dir}/{stem}.quads.json", ctx.fields)
-  local quads, texts = pj.read_quads(qpath, { format = step.format, image = step.format == "paddle"
-    and ctx.fields.path or nil })
+  local quads, texts
+  if ctx.record and ctx.record.quads ~= nil and step.quads == nil then
+    -- A manifest record's own quads (and its texts, if any).
+    quads, texts = ctx.record.quads, type(ctx.record.texts) == "table" and ctx.record.texts or {}
+    if type(quads) ~= "table" then core.raise("the record's \"quads\" must be an array of quads", 0) end
+  else
+    local qpath = outputs.expand(step.quads or "{dir}/{stem}.quads.json", ctx.fields)
+    quads, texts = pj.read_quads(qpath, { format = step.format, image = step.format == "paddle"
+      and ctx.fields.path or nil })
+  end
+  ctx.values.quads = quads
   local crops, errors = image_of(ctx, step):crop_quads(quads, {
     rotate = step.rotate, height = step.height, interpolation = step.interpolation })
   ctx.values.crops, ctx.values.crop_errors, ctx.values.crop_texts = crops, errors, texts
 end
 
+-- A crop's JSON member: its index, quad and text.
+local function crop_meta(ctx, i)
+  local q = ctx.values.quads and ctx.values.quads[i]
+  local texts = ctx.values.crop_texts or {}
+  return json.encode({ index = i, quad = q, text = texts[i], source = ctx.fields.path,
+                       page = ctx.pages > 1 and ctx.page or nil })
+end
+
+-- save_crops: each crop to `name` ("{stem}/{index:04}.png"); with
+-- `archive` ("{stem}.tar", say) all of them in one tar per input, in
+-- WebDataset's layout (members by `name`, the key being the name without
+-- its extension), each with a KEY.json member (index, quad, text) unless
+-- `meta = false`.
 function STEPS.save_crops(ctx, step)
-  local imgs, paths = {}, {}
+  local imgs, paths, members = {}, {}, {}
   for i, crop in ipairs(need(ctx.values.crops, "save_crops needs crop_quads first")) do
     if crop then
       local fields = setmetatable({ index = i }, { __index = ctx.fields })
-      imgs[#imgs + 1] = crop
-      paths[#paths + 1] = outputs.path(ctx, step.name, "{stem}/{index:04}.png", fields)
+      if step.archive then
+        local name = outputs.expand(step.name or "{stem}/{index:04}.png", fields)
+        members[#members + 1] = { name = name, image = crop }
+        if step.meta ~= false then
+          members[#members + 1] = { name = (name:gsub("%.[^./]*$", "")) .. ".json", data = crop_meta(ctx, i) }
+        end
+      else
+        imgs[#imgs + 1] = crop
+        paths[#paths + 1] = outputs.path(ctx, step.name, "{stem}/{index:04}.png", fields)
+      end
     end
   end
-  outputs.save_images(ctx, imgs, paths, { quality = step.quality, compression = step.compression })
+  if step.archive then
+    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil), members, save_opts(step))
+  else
+    outputs.save_images(ctx, imgs, paths, save_opts(step))
+  end
 end
 
 function STEPS.resize(ctx, step)
@@ -125,10 +171,22 @@ local function step_error(e)
   return (tostring(e):gsub("^[^\n]-pixjit/batch/[%w_]+%.lua:%d+: ", ""))
 end
 
--- Runs the job's steps on one page of an input; returns its record.
-local function run_page(job, out, path, page, pages)
-  local ctx = { job = job, out = out, fields = outputs.fields_of(path, page, pages), values = {},
-                outputs = json.array(), page = page, pages = pages }
+-- The template fields of an input and page: the path's, then a
+-- manifest record's own scalar fields (all but path).
+local function fields_for(path, record, page, pages)
+  local fields = outputs.fields_of(path, page, pages)
+  for k, v in pairs(record or {}) do
+    if k ~= "path" and (type(v) == "string" or type(v) == "number") then fields[k] = v end
+  end
+  return fields
+end
+
+-- Runs the job's steps on one page of an input; returns its record.  A
+-- failure the machine is to blame for (a full disk, a read-only or
+-- failing file system) has status "env", which stops the run.
+local function run_page(job, out, path, record, page, pages)
+  local ctx = { job = job, out = out, fields = fields_for(path, record, page, pages), values = {},
+                outputs = json.array(), page = page, pages = pages, record = record }
   local ms = {}
   local t_all = pj.now()
   local rec = { path = path, page = pages > 1 and page or nil, pages = pages > 1 and pages or nil,
@@ -141,7 +199,10 @@ local function run_page(job, out, path, page, pages)
     end, step_error)
     ms[name] = (ms[name] or 0) + (pj.now() - t0) * 1000
     if not ok then
-      rec.status, rec.error = "error", "step " .. name .. ": " .. err
+      local env = outputs.env_errno
+      outputs.env_errno = nil
+      rec.status, rec.error = env and "env" or "error", "step " .. name .. ": " .. err
+      rec.errno = env
       return rec
     end
   end
@@ -164,11 +225,21 @@ local function pages_of(job, path)
   return ok and info.pages or 1 -- a broken file fails in its load step
 end
 
--- Runs the job's steps on one input: a list of records, one per page.
-function M.run_input(job, out, path)
+-- Runs the job's steps on one input (a path, or a manifest record): a
+-- list of records, one per page.
+function M.run_input(job, out, input)
+  local record = type(input) == "table" and input or nil
+  local path = record and record.path or input
+  if record and record.error then return { { path = path, status = "error", error = record.error, ms = {} } } end
+  if not sys.exists(out) then
+    return { { path = path, status = "env", error = "output folder " .. out .. " no longer exists", ms = {} } }
+  end
   local pages = pages_of(job, path)
   local recs = {}
-  for page = 1, pages do recs[page] = run_page(job, out, path, page, pages) end
+  for page = 1, pages do
+    recs[page] = run_page(job, out, path, record, page, pages)
+    if recs[page].status == "env" then break end
+  end
   return recs
 end
 
