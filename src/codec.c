@@ -143,24 +143,73 @@ int pj_info_bytes(const void *data, size_t size, const char *name, const pj_deco
   return info_of(&src, data, size, &o, info);
 }
 
+/* A pipe, FIFO or terminal cannot be read twice: its bytes are read into
+ * memory whole, up to this. */
+#define PIPE_MAX_BYTES ((size_t)1 << 31)
+
+/* Opens path as a source: the file itself when it can seek back, its
+ * bytes read into *owned (the caller's to free) when it cannot.  head
+ * receives the first *n bytes either way. */
+static int open_source(const char *path, pj_source *src, uint8_t head[HEAD_BYTES], size_t *n,
+                       uint8_t **owned) {
+  *owned = NULL;
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
+  *n = fread(head, 1, HEAD_BYTES, fp);
+  if (ferror(fp)) {
+    int e = errno;
+    fclose(fp);
+    return pj_fail_errno(PJ_EIO, e, "%s: %s", path, strerror(e));
+  }
+  if (fseek(fp, 0, SEEK_SET) == 0) {
+    *src = (pj_source){.fp = fp, .name = path};
+    return PJ_OK;
+  }
+  size_t cap = 1 << 20, size = *n;
+  uint8_t *buf = malloc(cap);
+  if (buf) memcpy(buf, head, size);
+  while (buf && !feof(fp) && !ferror(fp)) {
+    if (size == cap) {
+      uint8_t *q = cap < PIPE_MAX_BYTES ? realloc(buf, cap * 2) : NULL;
+      if (!q) {
+        free(buf);
+        fclose(fp);
+        return pj_fail(PJ_ENOMEM, "%s: more than %zu bytes from a pipe, or out of memory", path,
+                       cap);
+      }
+      buf = q;
+      cap *= 2;
+    }
+    size += fread(buf + size, 1, cap - size, fp);
+  }
+  int e = ferror(fp) ? errno : 0;
+  fclose(fp);
+  if (!buf) return pj_fail(PJ_ENOMEM, "%s: out of memory", path);
+  if (e) {
+    free(buf);
+    return pj_fail_errno(PJ_EIO, e, "%s: %s", path, strerror(e));
+  }
+  *owned = buf;
+  *src = (pj_source){.data = buf, .size = size, .name = path};
+  return PJ_OK;
+}
+
+static void close_source(pj_source *src, uint8_t *owned) {
+  if (src->fp) fclose(src->fp);
+  free(owned);
+}
+
 int pj_info(const char *path, const pj_decode_opts *opts, pj_image_info *info) {
   if (!path) return pj_fail(PJ_EARG, "NULL path");
   if (!info) return pj_fail(PJ_EARG, "NULL info");
   pj_decode_opts o;
   if (decode_opts(opts, &o)) return pj_errcode();
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
-  uint8_t head[HEAD_BYTES];
-  size_t n = fread(head, 1, sizeof head, fp);
-  int rc;
-  if (ferror(fp)) {
-    rc = pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
-  } else {
-    rewind(fp);
-    pj_source src = {.fp = fp, .name = path};
-    rc = info_of(&src, head, n, &o, info);
-  }
-  fclose(fp);
+  pj_source src;
+  uint8_t head[HEAD_BYTES], *owned;
+  size_t n;
+  if (open_source(path, &src, head, &n, &owned)) return pj_errcode();
+  int rc = info_of(&src, head, n, &o, info);
+  close_source(&src, owned);
   return rc;
 }
 
@@ -181,19 +230,13 @@ pj_image *pj_load(const char *path, const pj_decode_opts *opts) {
   if (!path) return pj_fail_null(PJ_EARG, "NULL path");
   pj_decode_opts o;
   if (decode_opts(opts, &o)) return NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
-  uint8_t head[HEAD_BYTES];
-  size_t n = fread(head, 1, sizeof head, fp);
-  if (ferror(fp)) {
-    fclose(fp);
-    return pj_fail_null(PJ_EIO, "%s: %s", path, strerror(errno));
-  }
-  rewind(fp);
+  pj_source src;
+  uint8_t head[HEAD_BYTES], *owned;
+  size_t n;
+  if (open_source(path, &src, head, &n, &owned)) return NULL;
   int64_t t0 = pj_clock_ns();
-  pj_source src = {.fp = fp, .name = path};
   pj_image *img = decode(&src, head, n, &o);
-  fclose(fp);
+  close_source(&src, owned);
   pj_stats_add(PJ_KERNEL_DECODE, t0, pj_pixels_of(img));
   return img;
 }

@@ -74,12 +74,20 @@ local function read_all(f, path)
   return bytes
 end
 
-local function is_npy_file(path)
+-- What is at path before C reads it: "npy" for a NumPy file; "stream"
+-- and its whole content for a pipe or FIFO, which cannot be opened twice;
+-- nil for a file the C loader reads itself (and names in its errors).
+local function probe(path)
   local fh = io.open(path, "rb")
-  if not fh then return false end
+  if not fh then return nil end
   local head = fh:read(6)
+  if fh:seek("set", 0) then
+    fh:close()
+    return head == npy.MAGIC and "npy" or nil
+  end
+  local bytes = (head or "") .. (fh:read("*a") or "")
   fh:close()
-  return head == npy.MAGIC
+  return "stream", bytes
 end
 
 -- pj.load(path [, opts]) -> image.  PNG, JPEG, TIFF, WebP or NumPy .npy
@@ -91,8 +99,11 @@ function M.load(path, opts)
   local f = "pixjit.load"
   core.str(f, "path", path)
   local o, lopts = decode_opts(f, opts)
-  if is_npy_file(path) then return decode_npy(f, read_all(f, path), path, lopts.max_pixels) end
-  return wrap(f, C.pj_load(path, o))
+  local kind, bytes = probe(path)
+  if kind == "npy" then bytes = read_all(f, path) end
+  if not bytes then return wrap(f, C.pj_load(path, o)) end
+  if bytes:sub(1, 6) == npy.MAGIC then return decode_npy(f, bytes, path, lopts.max_pixels) end
+  return wrap(f, C.pj_decode(bytes, #bytes, path, o))
 end
 
 -- pj.decode(bytes [, opts]) -> image from a string holding a PNG or JPEG.
@@ -117,10 +128,14 @@ function M.info(path, opts)
   local f = "pixjit.info"
   core.str(f, "path", path)
   local o, lopts = decode_opts(f, opts)
-  if is_npy_file(path) then
-    local fh = io.open(path, "rb")
-    local head = fh:read(65536)
-    fh:close()
+  local kind, bytes = probe(path)
+  if kind == "npy" or (bytes and bytes:sub(1, 6) == npy.MAGIC) then
+    local head = bytes
+    if not head then
+      local fh = io.open(path, "rb")
+      head = fh:read(65536)
+      fh:close()
+    end
     local descr, shape, _, bad = npy.parse(f, head, path)
     if descr == "<f4" then bad("a float32 .npy is a tensor, not an image") end
     if #shape ~= 2 and #shape ~= 3 then bad("a uint8 image needs shape (H, W) or (H, W, C)") end
@@ -128,7 +143,8 @@ function M.info(path, opts)
              channels = lopts.channels or shape[3] or 1, pages = 1, orientation = 1 }
   end
   local info = ffi.new("pj_image_info")
-  if C.pj_info(path, o, info) ~= 0 then core.fail(f) end
+  local rc = bytes and C.pj_info_bytes(bytes, #bytes, path, o, info) or C.pj_info(path, o, info)
+  if rc ~= 0 then core.fail(f) end
   return { format = FORMAT_NAMES[info.format], width = info.width, height = info.height,
            channels = info.channels, pages = info.pages, orientation = info.orientation }
 end
@@ -141,14 +157,17 @@ function M.load_pages(path, opts)
   if opts ~= nil and core.opts(f, opts, DECODE_OPTS).page ~= nil then
     core.raise(f .. ": opts.page is not for load_pages (it loads them all)")
   end
-  if is_npy_file(path) then return { M.load(path, opts) } end
-  local o = decode_opts(f, opts)
+  local kind, bytes = probe(path)
+  if kind == "npy" then return { M.load(path, opts) } end
+  local o, lopts = decode_opts(f, opts)
+  if bytes and bytes:sub(1, 6) == npy.MAGIC then return { decode_npy(f, bytes, path, lopts.max_pixels) } end
   local info = ffi.new("pj_image_info")
-  if C.pj_info(path, o, info) ~= 0 then core.fail(f) end
+  local rc = bytes and C.pj_info_bytes(bytes, #bytes, path, o, info) or C.pj_info(path, o, info)
+  if rc ~= 0 then core.fail(f) end
   local pages = {}
   for i = 1, info.pages do
     o.page = i
-    pages[i] = wrap(f, C.pj_load(path, o))
+    pages[i] = wrap(f, bytes and C.pj_decode(bytes, #bytes, path, o) or C.pj_load(path, o))
   end
   return pages
 end

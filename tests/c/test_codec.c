@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- Reference PNG decode: libpng's high-level reader with the expansion
@@ -209,6 +210,38 @@ static pj_image *smooth(int w, int h, int c) {
       for (int k = 0; k < c; k++)
         img->data[(size_t)y * img->stride + x * c + k] = (uint8_t)(x * 2 + y * 2 + k * 20);
   return img;
+}
+
+/* A pipe cannot seek back to its start after the format sniff: pj_load
+ * and pj_info read it whole instead. */
+static void test_load_from_pipe(void) {
+  pj_image *img = pattern(21, 13, 3);
+  pj_encode_opts o = {0};
+  o.format = PJ_FMT_PNG;
+  uint8_t *buf;
+  size_t size;
+  CHECK_EQ(pj_encode(img, &o, &buf, &size), PJ_OK);
+  CHECK(size < 60000); /* fits the pipe's buffer: written before reading */
+  for (int pass = 0; pass < 2; pass++) {
+    int fd[2];
+    CHECK_EQ(pipe(fd), 0);
+    CHECK_EQ(write(fd[1], buf, size), (ssize_t)size);
+    close(fd[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd[0]);
+    if (pass == 0) {
+      pj_image *back = pj_load(path, NULL);
+      CHECK(back && images_equal(img, back));
+      pj_image_release(back);
+    } else {
+      pj_image_info info;
+      CHECK_EQ(pj_info(path, NULL, &info), PJ_OK);
+      CHECK(info.width == 21 && info.height == 13 && info.channels == 3 && info.format == PJ_FMT_PNG);
+    }
+    close(fd[0]);
+  }
+  pj_free(buf);
+  pj_image_release(img);
 }
 
 static void test_png_round_trip(void) {
@@ -502,5 +535,6 @@ int main(void) {
   RUN(test_detection_by_content);
   RUN(test_png_dimension_limit);
   RUN(test_png_adler_not_rechecked);
+  RUN(test_load_from_pipe);
   return finish("codec");
 }

@@ -332,6 +332,26 @@ describe("pj.info", function()
   end)
 end)
 
+describe("pipes", function()
+  it("load, info and load_pages read a pipe or FIFO once, whole", function()
+    local png, tif = H.tmp .. "/pipe.png", H.tmp .. "/pipe.tif"
+    pj.new(5, 3, 3, { 1, 2, 3 }):save(png)
+    pj.save_all({ pj.new(4, 2, 1, 7) }, { tif })
+    local out = H.sh("cat " .. png .. " | " .. H.pixjit ..
+                     " -e 'local i = pj.load(\"/dev/stdin\") print(i.width, i.height, i:get(4, 2))'")
+    assert.are.equal("5\t3\t1\t2\t3\n", out)
+    out = H.sh("cat " .. png .. " | " .. H.pixjit .. " -e 'local i = pj.info(\"/dev/stdin\") print(i.format, i.width)'")
+    assert.are.equal("png\t5\n", out)
+    local fifo = H.tmp .. "/pipe.fifo"
+    os.execute("rm -f " .. fifo .. " && mkfifo " .. fifo)
+    out = H.sh("(cat " .. tif .. " > " .. fifo .. " &) ; " .. H.pixjit ..
+               " -e 'local p = pj.load_pages(\"" .. fifo .. "\") print(#p, p[1]:get(3, 1))'")
+    assert.are.equal("1\t7\n", out)
+    out = H.sh("printf 'GIF89a' | " .. H.pixjit .. " -e 'pj.load(\"/dev/stdin\")'")
+    assert.matches("pixjit.load: /dev/stdin: not a PNG, JPEG, TIFF or WebP file", out)
+  end)
+end)
+
 describe("hostile files", function()
   it("fail with a message naming the file, bounded in time, silent on stderr", function()
     local dirs = { "tests/fuzz/regressions/tiff", "tests/fuzz/regressions/webp" }
