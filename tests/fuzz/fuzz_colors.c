@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pj_colors_opts o = {0};
   o.bits = 1 + data[4] % 8;
   o.min_alpha = data[5];
+  o.all_pixels = data[4] >> 7;
   data += 6, size -= 6;
   pj_image *img = pj_image_new(w + 2, h + 1, c, 0);
   if (!img || !size) {
@@ -51,11 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint32_t *keys = malloc(sizeof *keys * (size_t)w * h + 1);
     size_t nk = 0;
     const uint8_t q = (uint8_t)(0xFF << (8 - o.bits));
+    /* 0 asks for the default, 1: fully transparent pixels are left out. */
+    const int min_alpha = o.all_pixels ? 0 : o.min_alpha ? o.min_alpha : 1;
     for (int32_t y = 0; y < h; y++)
       for (int32_t x = 0; x < w; x++) {
         const uint8_t *p = view->data + (size_t)y * view->stride + (size_t)x * c;
         if (mask && !mask->data[(size_t)y * mask->stride + x]) continue;
-        if ((c == 2 || c == 4) && p[c - 1] < o.min_alpha) continue;
+        if ((c == 2 || c == 4) && p[c - 1] < min_alpha) continue;
         keys[nk++] = c >= 3 ? (uint32_t)(p[0] & q) << 16 | (uint32_t)(p[1] & q) << 8 | (p[2] & q)
                             : (p[0] & q) * 0x010101u;
       }
