@@ -47,7 +47,7 @@ end
 -- Median milliseconds of REPS single calls (after one warm-up call).
 local function median(fn)
   fn()
-  return pj.timeit(fn, { number = 1, ["repeat"] = REPS, quiet = true }).median * 1000
+  return pj.timeit(fn, { number = 1, ["repeat"] = REPS, quiet = true, result = true }).median * 1000
 end
 
 local function exists(path)
@@ -331,7 +331,7 @@ if wanted("kernels") and exists(data .. "/page.png") then
   }
   local function median_us(fn, loops)
     fn()
-    return pj.timeit(fn, { number = loops, ["repeat"] = REPS, quiet = true }).median * 1e6
+    return pj.timeit(fn, { number = loops, ["repeat"] = REPS, quiet = true, result = true }).median * 1e6
   end
   -- The page's word boxes: view -> height 32 -> gray, one after another.
   local boxes = {}

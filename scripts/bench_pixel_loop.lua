@@ -13,7 +13,7 @@ local dst = pj.new(w, h, 1)
 
 local function median(fn)
   fn()
-  return pj.timeit(fn, { number = 1, ["repeat"] = reps, quiet = true }).median
+  return pj.timeit(fn, { number = 1, ["repeat"] = reps, quiet = true, result = true }).median
 end
 
 pj.threads(1)

@@ -70,14 +70,19 @@ end
 
 -- ---- Errors -------------------------------------------------------------------
 
+-- C functions that only pass calls on (the line profiler's wrappers of
+-- pixjit's functions): errors look through them.
+M.passthrough = setmetatable({}, { __mode = "k" })
+
 -- The level of the first stack frame outside pixjit's own modules, as
 -- error() counts from the function that calls this one.
 local function user_level()
   local k = 3
   while true do
-    local info = debug.getinfo(k, "S")
+    local info = debug.getinfo(k, "Sf")
     if not info then break end
-    if info.source:sub(1, 1) ~= "@" or info.source:sub(2, #OWN + 1) ~= OWN then break end
+    local own = info.source:sub(1, 1) == "@" and info.source:sub(2, #OWN + 1) == OWN
+    if not own and not M.passthrough[info.func] then break end
     k = k + 1
   end
   return k - 1

@@ -17,8 +17,8 @@ usage: pixjit [options] [script [args...]]
   --info            versions, CPUs, quota and the thread count chosen
   --profile         run the script under the line profiler and print a
                     kernprof-style table (only pj.profile'd functions if any)
-  --profile-sample[=MS]  sample lines with LuaJIT's profiler every MS ms (1)
-                    instead: keeps the JIT on, for loops written in Lua
+  --profile-sample[=MS]  sample lines with LuaJIT's profiler (every MS ms, 1,
+                    or the kernel's tick) instead: wall time per line, JIT on
   --profile-out FILE     write the profile to FILE instead of stdout
   --batch JOB       run a batch job (a Lua file returning a table, or JSON) with:
     --input PATH    input glob, directory, list file or - (repeatable; replaces the job's)

@@ -2,12 +2,23 @@
 -- kernprof / line_profiler, a sampling profiler over LuaJIT's jit.profile,
 -- pj.lprun, pj.timeit (as IPython's %timeit) and pj.stats.
 --
--- Line mode hooks every call, return and line: each line's time is from
--- entering it to entering the next line of the same function, so time in
--- callees, native kernels included, is charged to the line that called
--- them.  Hooks run in LuaJIT's interpreter (compiled traces do not fire
--- them), so pure-Lua loops run several times slower while profiled; the
--- sampling mode keeps the JIT and costs little, at 1 ms resolution.
+-- Line mode hooks every call, return and line (in C: src/host/lineprof.c):
+-- each line's time is from entering it to entering the next line of the
+-- same function, so time in callees, native kernels included, is charged
+-- to the line that called them.  Hooks run in LuaJIT's interpreter
+-- (compiled traces do not fire them), so the script's own loops run
+-- slower while profiled, about 0.1 us a line.  pixjit's functions do not:
+-- while a profiler runs each is replaced by a wrapper that takes the hook
+-- off for the call, so the library's Lua runs compiled, as in a plain
+-- run, and counts as time of the calling line.
+--
+-- Sampling mode keeps the JIT for everything.  LuaJIT's samples come from
+-- a CPU-time timer with the kernel's tick (often 4 ms, whatever was asked)
+-- and reach Lua only when the VM runs Lua, so their count says little
+-- about wall time: each sample is charged the wall time since the one
+-- before, and a pixjit call longer than the interval (a blocking read,
+-- say) charges its caller's line itself.  The Time column then adds up to
+-- the run's wall time.
 local ffi = require "ffi"
 local core = require "pixjit.core"
 
@@ -16,105 +27,80 @@ local M = {}
 
 local now = core.now
 
+-- ---- Wrapping pixjit's functions ------------------------------------------
+
+-- Never wrapped: functions that call the user's code, which has to stay
+-- under the hook.
+local CALLS_BACK = { timeit = true, lprun = true, profile = true }
+-- Not wrapped for sampling: accessors cheaper than the wrapper, so that
+-- pixel loops keep their speed.
+local CHEAP = { get = true, set = true, pixels = true, refs = true, now = true, is_image = true,
+                is_tensor = true, hex = true, memory = true }
+
+local wrappers = setmetatable({}, { __mode = "k" }) -- wrapper -> original
+
+-- Replaces the functions of the pixjit module, the image methods and the
+-- tensor methods (but those in skip) with make(original); returns a
+-- function that puts back every entry still holding its wrapper.
+local function instrument(make, skip)
+  local pj = package.loaded.pixjit
+  if type(pj) ~= "table" then return function() end end
+  local tables = { pj, pj.image_methods, require("pixjit.tensor").methods }
+  local saved = {}
+  for _, t in ipairs(tables) do
+    for k, f in pairs(t) do
+      if type(f) == "function" and not CALLS_BACK[k] and not (skip and skip[k]) and not wrappers[f] then
+        local w = make(f)
+        wrappers[w] = f
+        core.passthrough[w] = true
+        t[k] = w
+        saved[#saved + 1] = { t, k, f, w }
+      end
+    end
+  end
+  return function()
+    for _, s in ipairs(saved) do
+      if s[1][s[2]] == s[4] then s[1][s[2]] = s[3] end
+    end
+  end
+end
+
 -- ---- Line profiler -----------------------------------------------------------
+
+-- The hook and the wrappers are the host's (src/host/lineprof.c): false
+-- where pixjit runs in another LuaJIT.
+local lineprof
+local function hooks(f)
+  if lineprof == nil then
+    local ok, m = pcall(require, "pixjit.lineprof")
+    lineprof = ok and m or false
+  end
+  if not lineprof then core.raise(f .. ": the line profiler needs bin/pixjit, which runs the hook in C") end
+  return lineprof
+end
 
 local Profiler = {}
 Profiler.__index = Profiler
 
--- opts.only: set of functions to record (pj.profile); otherwise every
--- function whose source is opts.source (a chunk's "@path" or "=name").
+-- opts.only: set of functions to record (pj.profile); opts.source: a
+-- chunk's "@path" or "=name", all of whose functions are recorded.
 function M.new(opts)
-  return setmetatable({ only = opts.only, source = opts.source, funcs = {}, order = {},
-                        tracked = setmetatable({}, { __mode = "k" }) }, Profiler)
-end
-
--- Records fn when it is in opts.only or comes from opts.source; the
--- report keeps only the `only` functions when there are any by then (a
--- script registers them with pj.profile as it runs).
-function Profiler:track(fn)
-  local t = self.tracked[fn]
-  if t == nil then
-    local info = debug.getinfo(fn, "S")
-    local wanted = (self.only and self.only[fn]) or
-                   (self.source and info.what ~= "C" and info.source == self.source)
-    t = wanted and info or false
-    self.tracked[fn] = t
-  end
-  return t
-end
-
-function Profiler:record(fn, line, dt)
-  local f = self.funcs[fn]
-  if not f then
-    local info = self.tracked[fn]
-    f = { info = info, hits = {}, time = {} }
-    self.funcs[fn] = f
-    self.order[#self.order + 1] = fn
-  end
-  if dt then
-    f.time[line] = (f.time[line] or 0) + dt
-  else
-    f.hits[line] = (f.hits[line] or 0) + 1
-    f.time[line] = f.time[line] or 0
-  end
+  return setmetatable({ only = opts.only, source = opts.source }, Profiler)
 end
 
 function Profiler:start()
-  local stack, n = {}, 0 -- frames: fn, current line, time the line began
-  local getinfo = debug.getinfo
-  local function hook(event, line)
-    local t = now()
-    if event == "line" then
-      local fn = getinfo(2, "f").func
-      -- Frames that never reported their return (unwound by an error, or
-      -- builtins LuaJIT runs without a return event): drop them.
-      local popped = false
-      while n > 0 and stack[n].fn ~= fn do
-        local fr = stack[n]
-        if fr.line and fr.rec then self:record(fr.fn, fr.line, t - fr.t) end
-        stack[n] = nil
-        n = n - 1
-        popped = true
-      end
-      if popped and n > 0 then stack[n].resumed = true end
-      if n == 0 then
-        n = 1
-        stack[1] = { fn = fn, rec = self:track(fn) }
-      end
-      local fr = stack[n]
-      if fr.resumed and fr.line == line then
-        -- Back from a callee: LuaJIT reports the calling line again; the
-        -- line goes on, it is not a new hit.
-        fr.resumed = false
-        return
-      end
-      fr.resumed = false
-      if fr.rec then
-        if fr.line then self:record(fn, fr.line, t - fr.t) end
-        self:record(fn, line)
-      end
-      fr.line, fr.t = line, t
-    elseif event == "call" then
-      local fn = getinfo(2, "f").func
-      n = n + 1
-      stack[n] = { fn = fn, rec = self:track(fn) }
-    else -- "return", "tail return"
-      local fr = stack[n]
-      if fr then
-        if fr.line and fr.rec then self:record(fr.fn, fr.line, t - fr.t) end
-        stack[n] = nil
-        n = n - 1
-        if n > 0 then stack[n].resumed = true end
-      end
-    end
-  end
-  self.t0 = now()
-  debug.sethook(hook, "crl")
+  local lp = hooks("pixjit.profile")
+  local fns = {}
+  for fn in pairs(self.only or {}) do fns[#fns + 1] = fn end
+  self.undo = instrument(lp.wrap)
+  lp.start(self.source, fns)
 end
 
 function Profiler:stop()
-  debug.sethook()
-  self.elapsed = now() - self.t0
+  local elapsed, funcs = lineprof.stop()
+  self.undo()
+  if not elapsed then core.raise("pixjit.profile: " .. funcs) end
+  self.elapsed, self.funcs = elapsed, funcs
 end
 
 local function source_lines(src)
@@ -126,33 +112,38 @@ local function source_lines(src)
   return lines
 end
 
--- Writes the kernprof-style report to out (a file handle).
+-- Writes the kernprof-style report to out (a file handle).  With `only`
+-- functions, just theirs.
 function Profiler:report(out)
   out:write("Timer unit: 1e-06 s\n\n")
+  local keep
+  if self.only and next(self.only) then
+    keep = {}
+    for fn in pairs(self.only) do
+      local info = debug.getinfo(fn, "S")
+      keep[info.source .. "\0" .. info.linedefined] = true
+    end
+  end
   local cache = {}
-  local only = self.only and next(self.only) and self.only
-  for _, fn in ipairs(self.order) do
-    if only and not only[fn] then goto next_function end
-    local f = self.funcs[fn]
-    local info = f.info
+  for _, f in ipairs(self.funcs) do
+    if keep and not keep[f.source .. "\0" .. f.linedefined] then goto next_function end
     local total = 0
     for _, t in pairs(f.time) do total = total + t end
-    local src = info.short_src or "?"
-    local lines = cache[info.source] or source_lines(info.source)
-    cache[info.source] = lines
+    local lines = cache[f.source] or source_lines(f.source)
+    cache[f.source] = lines
     out:write(string.format("Total time: %g s\n", total))
-    out:write(string.format("File: %s\n", src))
+    out:write(string.format("File: %s\n", f.source:gsub("^[@=]", "")))
     out:write(string.format("Function: %s at line %d\n\n",
-                            info.linedefined == 0 and "main chunk" or "function", math.max(info.linedefined, 1)))
+                            f.linedefined == 0 and "main chunk" or "function", math.max(f.linedefined, 1)))
     out:write(string.format("%6s %9s %12s %8s %8s  %s\n", "Line #", "Hits", "Time", "Per Hit", "% Time", "Line Contents"))
     out:write(string.rep("=", 62), "\n")
-    local first = info.linedefined == 0 and 1 or info.linedefined
-    local last = info.linedefined == 0 and #lines or info.lastlinedefined
+    local first = f.linedefined == 0 and 1 or f.linedefined
+    local last = f.linedefined == 0 and #lines or f.lastlinedefined
     for ln in pairs(f.hits) do if ln > last then last = ln end end
     for ln = first, last do
       local hits, t = f.hits[ln], f.time[ln]
       local text = lines[ln] or ""
-      if hits then
+      if hits and hits > 0 then
         local us = t * 1e6
         out:write(string.format("%6d %9d %12.1f %8.1f %8.1f  %s\n", ln, hits, us, us / hits,
                                 total > 0 and 100 * t / total or 0, text))
@@ -174,6 +165,7 @@ function M.profile(fn)
     core.raise("pixjit.profile: fn must be a function, got " .. core.describe(fn))
   end
   M.registered[fn] = true
+  if lineprof and lineprof.active() then lineprof.want(fn) end
   return fn
 end
 
@@ -189,47 +181,108 @@ function M.run_lines(chunk, source, out, opts, ...)
   return unpack(res, 1, table.maxn(res))
 end
 
+-- Sampling mode state: where wall time was last charged, and the
+-- charging function of the running sampler.
+local sample_charge
+
+-- The line of `source` that the innermost frame in it runs, from level
+-- upwards; nil when no frame is from source.
+local function script_line(source, level)
+  local getinfo = debug.getinfo
+  while true do
+    local info = getinfo(level, "Sl")
+    if not info then return nil end
+    if info.source == source then return info.currentline end
+    level = level + 1
+  end
+end
+
+local function sample_return(t0, ...)
+  local charge = sample_charge
+  -- A call longer than a sample interval may have blocked, so no sample
+  -- fell inside it: it charges its own line.
+  if charge and now() - t0 >= charge.slow then charge(script_line(charge.source, 3)) end
+  return ...
+end
+
+local function sample_wrapper(f)
+  return function(...) return sample_return(now(), f(...)) end
+end
+
 -- Runs chunk(...) under jit.profile sampling every opts.ms milliseconds
--- (1) and writes per-line sample counts for lines of `source`.  opts.call
--- as for run_lines.
+-- (1) and writes the wall time charged to each line of `source`.
+-- opts.call as for run_lines.
 function M.run_sampled(chunk, source, out, opts, ...)
   local jp = require "jit.profile"
   local ms = opts.ms or 1
-  local counts, total = {}, 0
+  local times, counts, total, unplaced = {}, {}, 0, 0
   local want = source:sub(1, 1) == "@" and source:sub(2) or source
-  jp.start("li" .. ms, function(thread, samples)
-    total = total + samples
+  local t_start = now()
+  local last = t_start
+  -- Charges the wall time since the last charge to line (nil: to no line
+  -- of the script, e.g. while it loads).
+  local charge = setmetatable({ source = source, slow = ms * 1e-3 }, { __call = function(_, line)
+    local t = now()
+    if line then
+      times[line] = (times[line] or 0) + (t - last)
+      counts[line] = (counts[line] or 0) + 1
+    else
+      unplaced = unplaced + (t - last)
+    end
+    total = total + 1
+    last = t
+  end })
+  local outer = sample_charge
+  sample_charge = charge
+  local undo = instrument(sample_wrapper, CHEAP)
+  jp.start("li" .. ms, function(thread)
     -- The innermost frame in the script: time in library code and native
-    -- kernels is charged to the script line that called them.
+    -- kernels goes to the script line that called them.
+    local line
     for frame in jp.dumpstack(thread, "pl\n", 64):gmatch("[^\n]+") do
-      local file, line = frame:match("^(.-):(%d+)$")
+      local file, l = frame:match("^(.-):(%d+)$")
       if file == want then
-        line = tonumber(line)
-        counts[line] = (counts[line] or 0) + samples
+        line = tonumber(l)
         break
       end
     end
+    charge(line)
   end)
   local res = { (opts.call or pcall)(chunk, ...) }
   jp.stop()
+  undo()
+  sample_charge = outer
+  local wall = now() - t_start
   local lines = source_lines(source)
-  out:write(string.format("Sampling profile: %d samples every %d ms (%s)\n", total, ms, want))
+  out:write(string.format("Sampling profile: %d samples, %.1f ms wall time (%s)\n", total, wall * 1e3, want))
   out:write(string.format("%6s %9s %12s %8s  %s\n", "Line #", "Samples", "Time (ms)", "% Time", "Line Contents"))
   out:write(string.rep("=", 62), "\n")
-  for ln = 1, #lines do
-    local c = counts[ln]
-    if c then
-      out:write(string.format("%6d %9d %12.1f %8.1f  %s\n", ln, c, c * ms, 100 * c / math.max(total, 1), lines[ln]))
+  for ln = 1, math.max(#lines, table.maxn(times)) do
+    local t = times[ln]
+    if t then
+      out:write(string.format("%6d %9d %12.1f %8.1f  %s\n", ln, counts[ln], t * 1e3, 100 * t / wall,
+                              lines[ln] or ""))
     end
   end
+  -- Since the last sample, and anything outside the script's frames.
+  local rest = unplaced + (now() - last)
+  out:write(string.format("%6s %9s %12.1f %8.1f  (outside the script's lines)\n", "", "", rest * 1e3,
+                          100 * rest / wall))
   return unpack(res, 1, table.maxn(res))
 end
 
 -- pj.lprun(fn, ...): profiles one call of fn line by line, prints the
--- table (to io.stdout) and returns fn's results.
+-- table (to io.stdout) and returns fn's results.  Under a running line
+-- profile (--profile) fn joins that profile's report instead.
 function M.lprun(fn, ...)
   if type(fn) ~= "function" then
     core.raise("pixjit.lprun: fn must be a function, got " .. core.describe(fn))
+  end
+  local lp = hooks("pixjit.lprun")
+  if lp.active() then
+    lp.want(fn)
+    M.registered[fn] = true
+    return fn(...)
   end
   local p = M.new { only = { [fn] = true } }
   p:start()
@@ -266,15 +319,17 @@ local function commas(n)
   end
 end
 
--- pj.timeit(fn [, opts]) -> { mean =, std =, median =, best =, runs =, loops =, times = }
--- Runs fn in loops of N calls, N chosen as %timeit does (1, 2, 5, 10, 20,
--- ... until a loop takes >= 0.2 s), R = 7 times; prints
--- "X ms ± Y µs per loop (mean ± std. dev. of R runs, N loops each)".
--- opts: number (N), ["repeat"] (R), quiet.
+-- pj.timeit(fn [, opts]) runs fn in loops of N calls, N chosen as %timeit
+-- does (1, 2, 5, 10, 20, ... until a loop takes >= 0.2 s), R = 7 times;
+-- prints "X ms ± Y µs per loop (mean ± std. dev. of R runs, N loops
+-- each)".  It returns nothing (so the prompt prints only that line)
+-- unless opts.result, as IPython's -o: then { mean =, std =, median =,
+-- best =, runs =, loops =, times = }.  opts: number (N), ["repeat"] (R),
+-- quiet (no line), result.
 function M.timeit(fn, opts)
   local f = "pixjit.timeit"
   if type(fn) ~= "function" then core.raise(f .. ": fn must be a function, got " .. core.describe(fn)) end
-  opts = core.opts(f, opts, { number = true, ["repeat"] = true, quiet = true })
+  opts = core.opts(f, opts, { number = true, ["repeat"] = true, quiet = true, result = true })
   local loops = opts.number and core.count(f, "opts.number", opts.number)
   local runs = opts["repeat"] and core.count(f, "opts.repeat", opts["repeat"]) or 7
   local function run(n)
@@ -314,7 +369,7 @@ function M.timeit(fn, opts)
                         format_time(mean), format_time(std), runs, runs == 1 and "" or "s",
                         commas(loops), loops == 1 and "" or "s"))
   end
-  return res
+  if opts.result then return res end
 end
 
 -- ---- Kernel statistics -------------------------------------------------------

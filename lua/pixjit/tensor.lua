@@ -163,4 +163,6 @@ end
 
 ffi.metatype("pj_tensor", tmt)
 
+M.methods = tmethods -- the profiler wraps them
+
 return M

@@ -8,6 +8,7 @@
  * never an abort.
  */
 #include "pixjit.h"
+#include "lineprof.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -17,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,6 +102,37 @@ static int stack_depth(lua_State *L) {
   return n;
 }
 
+/* "@DIR/pixjit/": the source prefix of pixjit's own modules. */
+static char lib_prefix[PATH_MAX + 16];
+
+static bool in_library(lua_Debug *ar) {
+  return lib_prefix[0] && strncmp(ar->source, lib_prefix, strlen(lib_prefix)) == 0;
+}
+
+/* The first level to show: an error pixjit raised over a bad argument
+ * (error() called from pixjit/core.lua) starts at the user's frame; the
+ * library frames it went through say nothing to the user.  Anything else
+ * shows every frame. */
+static int first_level(lua_State *L, int last) {
+  lua_Debug ar;
+  /* An error passed on by the line profiler's wrapper of a pixjit
+   * function: the library frames are gone already. */
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "f", &ar)) {
+    int wrapper = lua_iscfunction(L, -1) && pj_lineprof_is_wrapper(lua_tocfunction(L, -1));
+    lua_pop(L, 1);
+    if (wrapper && 2 < last && lua_getstack(L, 2, &ar)) return 2;
+  }
+  if (!lua_getstack(L, 1, &ar) || !lua_getinfo(L, "S", &ar) || *ar.what != 'C') return 1;
+  if (!lua_getstack(L, 2, &ar) || !lua_getinfo(L, "S", &ar) || !in_library(&ar) ||
+      !strstr(ar.source, "/pixjit/core.lua"))
+    return 1;
+  int level = 2;
+  while (level < last && lua_getstack(L, level, &ar) && lua_getinfo(L, "S", &ar) &&
+         (in_library(&ar) || *ar.what == 'C'))
+    level++;
+  return level < last && lua_getstack(L, level, &ar) ? level : 1;
+}
+
 /* Error handler: the message and the frames between the error and the
  * docall that ran the chunk, in luaL_traceback's layout. */
 static int traceback(lua_State *L) {
@@ -114,7 +147,7 @@ static int traceback(lua_State *L) {
   luaL_addstring(&b, "\nstack traceback:");
   int last = docall_depth >= 0 ? stack_depth(L) - docall_depth : INT_MAX;
   lua_Debug ar;
-  for (int level = 1; level < last && lua_getstack(L, level, &ar); level++) {
+  for (int level = first_level(L, last); level < last && lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Snl", &ar);
     lua_pushfstring(L, "\n\t%s:", ar.short_src);
     luaL_addvalue(&b);
@@ -196,11 +229,16 @@ static int run_host(lua_State *L) {
   lua_pop(L, 1);
   lua_pushstring(L, dir);
   lua_setfield(L, -2, "pixjit_lua_dir");
+  snprintf(lib_prefix, sizeof lib_prefix, "@%s/pixjit/", dir);
   /* package.loaded["pixjit.hostlib"]: the functions above. */
   lua_getfield(L, -1, "loaded");
   lua_newtable(L);
   luaL_register(L, NULL, hostlib);
   lua_setfield(L, -2, "pixjit.hostlib");
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_pixjit_lineprof);
+  lua_setfield(L, -2, "pixjit.lineprof");
   lua_pop(L, 2);
 
   lua_getglobal(L, "require");

@@ -51,6 +51,10 @@ describe("--batch", function()
     assert.are.same({ 30, 200, 0 }, { pal:get(0, 0) })
     assert.is_true(recs[root .. "/in/img03.png"].ms.main_colors >= 0)
     assert.are.equal("", text) -- --quiet
+    -- Paths as written, not with JSON's optional "\/".
+    local raw = assert(io.open(out .. "/report.jsonl")):read("*a")
+    assert.is_nil(raw:find("\\/", 1, true))
+    assert.truthy(raw:find('"' .. root .. "/in/img03.png" .. '"', 1, true))
   end)
 
   it("exits 0 when every input succeeds, and prints a summary", function()

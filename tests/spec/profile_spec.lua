@@ -77,10 +77,89 @@ describe("--profile", function()
     }, "\n") .. "\n")
     local out, rc = H.sh(H.pixjit .. " --profile-sample " .. p)
     assert.are.equal(0, rc, out)
-    assert.matches("Sampling profile: %d+ samples every 1 ms", out)
+    assert.matches("Sampling profile: %d+ samples, [%d.]+ ms wall time", out)
     local line2 = out:match("\n%s*2%s+(%d+)%s")
     assert.is_truthy(line2, out)
     assert.is_true(tonumber(line2) > 0)
+  end)
+
+  it("counts each run of a line once, whatever the line calls", function()
+    -- LuaJIT reports a line again after most calls return; loops on one
+    -- line report it again per iteration.  Only the latter are hits.
+    local p = H.write("oneline.lua", table.concat({
+      "local img, x = pj.new(4, 4, 3), nil",
+      "for i = 1, 3 do x = tostring(i) end",
+      "for i = 1, 3 do x = math.floor(i / 2) end",
+      "for i = 1, 3 do x = img:view(0, 0, 2, 2).width + img.height end",
+      "for i = 1, 3 do x = pj.threads() end",
+      "for i = 1, 3 do pj.is_image(img) end",
+      "local function id(v) return v end",
+      "for i = 1, 3 do x = id(i) + id(pj.new(1, 1, 1).width) end",
+      "for i = 1, 3 do x = pcall(pj.load, 42) end",
+      "x = select('#', id(1), tostring(2), img:get(0, 0))",
+    }, "\n") .. "\n")
+    local out, rc = H.sh(H.pixjit .. " --profile " .. p)
+    assert.are.equal(0, rc, out)
+    local r = rows(out:match("^(.-\nTotal time.-)\nTotal time") or error(out))
+    for ln = 2, 6 do assert.are.equal(3, r[ln].hits, r[ln].text) end
+    assert.are.equal(1, r[7].hits)
+    assert.are.equal(3, r[8].hits)
+    assert.are.equal(3, r[9].hits)
+    assert.are.equal(1, r[10].hits)
+  end)
+
+  it("keeps an error's line and traceback in the script, and goes on after pcall", function()
+    local p = H.write("badarg.lua", table.concat({
+      "local ok, err = pcall(pj.load, 42)",
+      "print(err)",
+      "local function f()",
+      "  local img = pj.new(2, 2, 1)",
+      "  local small = img:resize(-1, 2)",
+      "  return small",
+      "end",
+      "f()",
+    }, "\n") .. "\n")
+    local out, rc = H.sh(H.pixjit .. " --profile " .. p)
+    assert.are.equal(1, rc, out)
+    assert.matches("pixjit.load: path must be a string, got 42\n", out)
+    assert.matches("pixjit: [^\n]*badarg.lua:5: img:resize: [^\n]*\nstack traceback:\n\t[^\n]*badarg.lua:5: in function 'f'\n", out)
+    assert.is_nil(out:find("[C]", 1, true), out)
+    local r = rows(out)
+    assert.are.same({ 1, 1, 1 }, { r[1].hits, r[2].hits, r[8].hits })
+  end)
+
+  it("puts pj.lprun's function into the running profile", function()
+    local p = H.write("nested.lua", table.concat({
+      "local function g(n)",
+      "  return n + 1",
+      "end",
+      "print(pj.lprun(g, 41))",
+    }, "\n") .. "\n")
+    local out, rc = H.sh(H.pixjit .. " --profile " .. p)
+    assert.are.equal(0, rc, out)
+    assert.matches("^42\n", out)
+    assert.matches("Function: function at line 1", out)
+    assert.is_nil(out:find("main chunk", 1, true), out)
+  end)
+
+  it("charges a pixjit call that blocks to its line when sampling", function()
+    -- No CPU time passes while pj.load waits on the pipe, so no sample
+    -- falls inside it: the call charges its own line.
+    local fifo = H.tmp .. "/slow.fifo"
+    local png = H.tmp .. "/slow.png"
+    pj.new(64, 64, 3, 9):save(png)
+    os.execute("rm -f " .. fifo .. " && mkfifo " .. fifo)
+    local p = H.write("blocks.lua", table.concat({
+      "local s = 0",
+      "local img = pj.load(arg[1])",
+      "for k = 1, 3000000 do s = s + k % 7 end",
+      "print(img.width, s > 0)",
+    }, "\n") .. "\n")
+    local out, rc = H.sh("(sleep 0.4; cat " .. png .. " > " .. fifo .. ") & " .. H.pixjit .. " --profile-sample " .. p .. " " .. fifo)
+    assert.are.equal(0, rc, out)
+    local ms = tonumber(out:match("\n%s*2%s+%d+%s+([%d.]+)"))
+    assert.is_truthy(ms, out)
+    assert.is_true(ms >= 300, out)
   end)
 
   it("reports a script error after profiling", function()
@@ -117,7 +196,7 @@ end)
 describe("pj.timeit", function()
   it("prints and returns mean and spread as %timeit does", function()
     local calls = 0
-    local r = pj.timeit(function() calls = calls + 1 end, { number = 1000, ["repeat"] = 3, quiet = true })
+    local r = pj.timeit(function() calls = calls + 1 end, { number = 1000, ["repeat"] = 3, quiet = true, result = true })
     assert.are.equal(3000, calls)
     assert.are.same({ 1000, 3, 3 }, { r.loops, r.runs, #r.times })
     assert.is_true(r.mean >= r.best and r.std >= 0)
@@ -187,5 +266,122 @@ describe("--info and the thread policy", function()
     out = H.sh("PIXJIT_CGROUP_ROOT=" .. v1 .. " " .. H.pixjit .. " --info")
     assert.matches("CPU quota: 1%.00 CPUs %(cgroup%)", out)
     assert.matches("threads: 1 %(", out)
+  end)
+end)
+
+-- Both profilers against a plain run of the same work, timed by its own
+-- clock: a page load, JSON quads, crops, colours, a resize and a pack.
+describe("profilers against a plain run", function()
+  local page, quads = H.tmp .. "/truth-page.png", H.tmp .. "/truth-quads.json"
+  -- Work on lines 1-7; the plain copy appends mark(n) to each line, so
+  -- line numbers agree.
+  local WORK = {
+    "local page = pj.load(arg[1])",
+    "local quads = pj.read_quads(arg[2])",
+    "local crops",
+    "for i = 1, 4 do crops = page:crop_quads(quads, { height = 32 }) end",
+    "local colors = page:main_colors(8)",
+    "local small = page:resize(1000, 1300):gaussian_blur(5)",
+    "local t = pj.pack(crops, { height = 32, width = 256 })",
+    "local words = 0",
+    "for i = 1, #crops do words = words + crops[i].width end",
+    "print(#crops, #colors, t.shape[1], small.width, words > 0)",
+  }
+  local LINES = { 1, 2, 4, 5, 6, 7 } -- the lines that call pixjit
+  local RUNS = 5
+
+  local function setup()
+    if io.open(page) then return end
+    -- Noisy content, so the PNG is large and its decode takes real time.
+    local rnd = H.rng(7)
+    local img = pj.new(2000, 2600, 3)
+    local p = img:pixels()
+    for i = 0, 2000 * 2600 * 3 - 1 do p[i] = (i % 6007) % 251 + rnd(5) end
+    img:save(page)
+    local q = {}
+    for k = 0, 1499 do
+      local x, y = 40 + (k % 15) * 128, 40 + math.floor(k / 15) * 25
+      q[#q + 1] = string.format("[[%d,%d],[%d,%d],[%d,%d],[%d,%d]]", x, y, x + 110, y + 3, x + 109, y + 23, x - 1, y + 20)
+    end
+    H.write("truth-quads.json", "[" .. table.concat(q, ",\n") .. "]\n")
+  end
+
+  local function median(t)
+    table.sort(t)
+    return t[(#t + 1) / 2]
+  end
+
+  -- Per-line medians over RUNS runs of: the plain script (its own marks),
+  -- --profile (Time column, µs) or --profile-sample (Time column, ms).
+  local function measure(mode)
+    local src = {}
+    for n, l in ipairs(WORK) do
+      src[n] = mode == "plain" and (n == 1 and "local T, t0 = {}, pj.now() " or "") .. l ..
+                 string.format(" T[%d] = pj.now() - t0 t0 = pj.now()", n) or l
+    end
+    if mode == "plain" then
+      src[#src + 1] = "for n = 1, 10 do io.write(n, ' ', (T[n] or 0) * 1e3, '\\n') end"
+    end
+    local script = H.write("truth-" .. mode .. ".lua", table.concat(src, "\n") .. "\n")
+    local flag = ({ plain = "", lines = "--profile", sample = "--profile-sample" })[mode]
+    local runs = {}
+    for r = 1, RUNS do
+      local out, rc = H.sh(table.concat({ H.pixjit, flag, script, page, quads }, " "))
+      assert.are.equal(0, rc, out)
+      local ms = {}
+      if mode == "plain" then
+        for n, v in out:gmatch("\n(%d+) ([%d.e+-]+)") do ms[tonumber(n)] = tonumber(v) end
+      elseif mode == "lines" then
+        for ln, row in pairs(rows(out)) do ms[ln] = row.time / 1e3 end
+      else
+        for ln, t in out:gmatch("\n%s*(%d+)%s+%d+%s+([%d.]+)%s+[%d.]+  ") do ms[tonumber(ln)] = tonumber(t) end
+      end
+      runs[r] = ms
+    end
+    local med = {}
+    for n = 1, #WORK do
+      local v = {}
+      for r = 1, RUNS do v[r] = runs[r][n] or 0 end
+      med[n] = median(v)
+    end
+    return med
+  end
+
+  local function costliest(ms)
+    local top = LINES[1]
+    for _, n in ipairs(LINES) do if ms[n] > ms[top] then top = n end end
+    return top
+  end
+
+  local plain
+  local function baseline()
+    setup()
+    plain = plain or measure("plain")
+    return plain
+  end
+
+  it("--profile times each line that calls pixjit as a plain run does", function()
+    local base, prof = baseline(), measure("lines")
+    for _, n in ipairs(LINES) do
+      local slack = math.max(0.35 * base[n], 5)
+      assert.is_true(math.abs(prof[n] - base[n]) <= slack,
+                     string.format("line %d: %.1f ms profiled, %.1f ms plain", n, prof[n], base[n]))
+    end
+    assert.are.equal(costliest(base), costliest(prof))
+  end)
+
+  it("--profile-sample accounts for the wall time, line by line", function()
+    local base, prof = baseline(), measure("sample")
+    local total_base, total_prof = 0, 0
+    for n = 1, #WORK do
+      total_base, total_prof = total_base + base[n], total_prof + prof[n]
+    end
+    assert.is_true(total_prof >= 0.7 * total_base,
+                   string.format("%.1f ms sampled of %.1f ms", total_prof, total_base))
+    for _, n in ipairs(LINES) do
+      local a, b = 100 * prof[n] / total_prof, 100 * base[n] / total_base
+      assert.is_true(math.abs(a - b) <= 15, string.format("line %d: %.0f%% sampled, %.0f%% plain", n, a, b))
+    end
+    assert.are.equal(costliest(base), costliest(prof))
   end)
 end)

@@ -29,6 +29,14 @@ describe("the REPL on a pipe", function()
     assert.matches('"still here"', out)
   end)
 
+  it("prints colour lists, keeps timeit's result to itself, and stops tracebacks at the user", function()
+    local out = pipe('pj.new(4, 4, 3, {10, 20, 30}):main_colors(2)\\npj.timeit(function() end, {number = 10, [\"repeat\"] = 2})\\n' ..
+                     'function f() pj.load(42) end\\nf()\\n')
+    assert.matches("^1 colours of 1 distinct, 16 pixels counted\n1  #0a141e  16\n", out)
+    assert.matches("\n[%d.]+ [nµm]?s ± [%d.]+ [nµm]?s per loop %(mean ± std%. dev%. of 2 runs, 10 loops each%)\nstdin:1: ", out)
+    assert.matches("stdin:1: pixjit.load: path must be a string, got 42\nstack traceback:\n\tstdin:1: in function 'f'\n\tstdin:1: in main chunk\n$", out)
+  end)
+
   it("runs stdin as a script without -i", function()
     local out = H.sh("printf 'print(1)\\n1 + 1\\n' | " .. H.pixjit)
     assert.matches("stdin:2: unexpected symbol", out) -- a script, not expressions
