@@ -17,10 +17,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libpng allocates an eXIf chunk's declared length before reading it
+ * (a 57-byte file can ask for a gigabyte), so it is told to skip eXIf
+ * like the other ancillary chunks, and the reader keeps the first eXIf's
+ * bytes itself as the stream goes past: the chunk layout is followed byte
+ * by byte through the reads libpng makes. */
+#define EXIF_MAX 65536 /* as png_read.c: the longest eXIf whose orientation is read */
+
 typedef struct png_ctx {
   pj_source *src;
   char msg[256];
+  uint64_t skip;      /* signature bytes, then chunk data + CRC, still to pass */
+  uint8_t head[8];    /* a chunk's length and type, as they arrive */
+  int nhead;
+  uint8_t *exif;      /* the first eXIf's data while it arrives */
+  uint32_t exif_len, exif_got;
+  int exif_done;      /* the first eXIf has been seen (whatever its size) */
+  int orientation;
 } png_ctx;
+
+static void track(png_ctx *c, const uint8_t *p, size_t n) {
+  while (n) {
+    if (c->skip) {
+      size_t k = c->skip < n ? (size_t)c->skip : n;
+      if (c->exif && c->exif_got < c->exif_len) {
+        size_t take = c->exif_len - c->exif_got < k ? c->exif_len - c->exif_got : k;
+        memcpy(c->exif + c->exif_got, p, take);
+        c->exif_got += (uint32_t)take;
+        if (c->exif_got == c->exif_len) {
+          c->orientation = pj_exif_orientation(c->exif, c->exif_len);
+          free(c->exif);
+          c->exif = NULL;
+        }
+      }
+      c->skip -= k, p += k, n -= k;
+      continue;
+    }
+    size_t k = 8 - (size_t)c->nhead < n ? 8 - (size_t)c->nhead : n;
+    memcpy(c->head + c->nhead, p, k);
+    c->nhead += (int)k, p += k, n -= k;
+    if (c->nhead < 8) continue;
+    c->nhead = 0;
+    const uint32_t len = (uint32_t)c->head[0] << 24 | (uint32_t)c->head[1] << 16 |
+                         (uint32_t)c->head[2] << 8 | c->head[3];
+    c->skip = (uint64_t)len + 4;
+    if (!c->exif_done && memcmp(c->head + 4, "eXIf", 4) == 0) {
+      c->exif_done = 1;
+      if (len <= EXIF_MAX && (c->exif = malloc(len ? len : 1))) {
+        c->exif_len = len, c->exif_got = 0;
+        if (len == 0) {
+          free(c->exif);
+          c->exif = NULL;
+        }
+      }
+    }
+  }
+}
+
+static void ctx_init(png_ctx *c, pj_source *src) {
+  *c = (png_ctx){.src = src, .skip = 8}; /* the signature first */
+}
 
 static void on_error(png_structp png, png_const_charp msg) {
   png_ctx *ctx = png_get_error_ptr(png);
@@ -41,23 +97,27 @@ static void read_mem(png_structp png, png_bytep out, size_t n) {
   if (s->size - s->pos < n) png_error(png, "truncated file");
   memcpy(out, s->data + s->pos, n);
   s->pos += n;
+  track(ctx, out, n);
 }
 
 static void read_file(png_structp png, png_bytep out, size_t n) {
   png_ctx *ctx = png_get_io_ptr(png);
   if (fread(out, 1, n, ctx->src->fp) != n)
     png_error(png, ferror(ctx->src->fp) ? "read error" : "truncated file");
+  track(ctx, out, n);
 }
 
-/* Ancillary chunks libpng knows but pixjit does not use.  tRNS is kept: it
- * becomes the alpha channel; so is eXIf, for its orientation.  Gamma, colour profiles and text are not
- * applied (the decode is libpng's plain 8-bit expansion). */
+/* Ancillary chunks libpng knows but lets pass unread.  tRNS is kept: it
+ * becomes the alpha channel.  eXIf is read by track().  Gamma, colour
+ * profiles and text are not applied (the decode is libpng's plain 8-bit
+ * expansion). */
 static const png_byte ignored_chunks[] =
-    "bKGD\0cHRM\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
+    "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
     "sCAL\0sPLT\0sRGB\0sTER\0tEXt\0tIME\0zTXt\0";
 
 pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
-  png_ctx ctx = {.src = src};
+  png_ctx ctx;
+  ctx_init(&ctx, src);
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx,
                                            on_error, on_warning);
   if (!png) return pj_fail_null(PJ_ENOMEM, "%s: out of memory", src->name);
@@ -73,6 +133,7 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientati
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
+    free(ctx.exif);
     pj_image_release(img);
     if (code == PJ_ECORRUPT)
       pj_fail(code, "%s: invalid PNG: %s", src->name, ctx.msg);
@@ -127,19 +188,16 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientati
   for (png_uint_32 y = 0; y < h; y++) rows[y] = img->data + (size_t)y * stride;
   png_read_image(png, rows);
   png_read_end(png, info);
-#ifdef PNG_eXIf_SUPPORTED
-  png_uint_32 nexif = 0;
-  png_bytep exif = NULL;
-  if (png_get_eXIf_1(png, info, &nexif, &exif) && exif) *orientation = pj_exif_orientation(exif, nexif);
-#endif
-
+  *orientation = ctx.orientation;
   png_destroy_read_struct(&png, &info, NULL);
   free(rows);
+  free(ctx.exif);
   return img;
 }
 
 int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *out) {
-  png_ctx ctx = {.src = src};
+  png_ctx ctx;
+  ctx_init(&ctx, src);
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
   if (!png) return pj_fail(PJ_ENOMEM, "%s: out of memory", src->name);
   png_infop info = png_create_info_struct(png);
@@ -150,6 +208,7 @@ int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *out) 
   int volatile code = PJ_ECORRUPT;
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
+    free(ctx.exif);
     if (code == PJ_ECORRUPT) return pj_fail(code, "%s: invalid PNG: %s", src->name, ctx.msg);
     return code;
   }
@@ -172,13 +231,8 @@ int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *out) 
     png_longjmp(png, 1);
   }
   *out = (pj_image_info){.format = PJ_FMT_PNG, .width = (int32_t)w, .height = (int32_t)h,
-                         .channels = c, .pages = 1};
-#ifdef PNG_eXIf_SUPPORTED
-  png_uint_32 nexif = 0;
-  png_bytep exif = NULL;
-  if (png_get_eXIf_1(png, info, &nexif, &exif) && exif)
-    out->orientation = pj_exif_orientation(exif, nexif);
-#endif
+                         .channels = c, .pages = 1, .orientation = ctx.orientation};
   png_destroy_read_struct(&png, &info, NULL);
+  free(ctx.exif);
   return PJ_OK;
 }

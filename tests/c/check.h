@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int t_passed, t_failed, t_skipped, t_cur_failed;
+static char t_tmpdir[256]; /* see tmp_path */
 
 #define CHECK(cond)                                                         \
   do {                                                                      \
@@ -62,6 +64,7 @@ static int finish(const char *suite) {
   printf("%s: %d passed, %d failed", suite, t_passed, t_failed);
   if (t_skipped) printf(", %d skipped", t_skipped);
   printf("\n");
+  if (t_tmpdir[0]) rmdir(t_tmpdir); /* tests remove what they write */
   return t_failed ? 1 : 0;
 }
 
@@ -69,6 +72,21 @@ static int finish(const char *suite) {
 static inline const char *data_dir(void) {
   const char *d = getenv("PIXJIT_DATA");
   return d && *d ? d : NULL;
+}
+
+/* A path under a private temporary folder made on first use, so tests
+ * write nowhere in the checkout (sanitizer builds use another build dir).
+ * The string is static: copy it before the next call. */
+static inline const char *tmp_path(const char *name) {
+  char *dir = t_tmpdir;
+  static char path[512];
+  if (!dir[0]) {
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof t_tmpdir, "%s/pj-test-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(dir)) snprintf(dir, sizeof t_tmpdir, "%s", t && *t ? t : "/tmp");
+  }
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return path;
 }
 
 /* Deterministic pseudo-random bytes for test images. */

@@ -426,13 +426,14 @@ static void test_detection_by_content(void) {
   pj_image *img = pattern(20, 10, 3);
   pj_encode_opts o = {0};
   o.format = PJ_FMT_JPEG;
-  const char *path = "build/tests/jpeg_named.png";
+  char path[512];
+  snprintf(path, sizeof path, "%s", tmp_path("jpeg_named.png"));
   CHECK_EQ(pj_save(img, path, &o), PJ_OK);
   pj_image *back = pj_load(path, NULL);
   CHECK(back && back->width == 20 && back->channels == 3);
   pj_image_release(back);
   remove(path);
-  CHECK(pj_load("build/tests/does-not-exist.png", NULL) == NULL);
+  CHECK(pj_load(tmp_path("does-not-exist.png"), NULL) == NULL);
   CHECK_EQ(pj_errcode(), PJ_EIO);
   CHECK_STR_HAS(pj_errmsg(), "does-not-exist.png: No such file");
   CHECK(pj_decode("GIF89a....", 10, "anim.gif", NULL) == NULL);
@@ -440,7 +441,7 @@ static void test_detection_by_content(void) {
   CHECK_STR_HAS(pj_errmsg(), "anim.gif: not a PNG, JPEG, TIFF or WebP file");
   CHECK(pj_decode("", 0, NULL, NULL) == NULL);
   CHECK_STR_HAS(pj_errmsg(), "<memory>");
-  CHECK_EQ(pj_save(img, "build/tests/x.bmp", NULL), PJ_EARG);
+  CHECK_EQ(pj_save(img, tmp_path("x.bmp"), NULL), PJ_EARG);
   CHECK_STR_HAS(pj_errmsg(), "x.bmp: unknown image extension");
   CHECK_EQ(pj_save(img, "/nonexistent-dir/x.png", NULL), PJ_EIO);
   CHECK_STR_HAS(pj_errmsg(), "/nonexistent-dir/x.png");

@@ -32,10 +32,11 @@ describe("FFI declarations", function()
     assert.is_true(n >= 30)
   end)
 
-  it("are exactly what build/libpixjit.so exports", function()
+  it("are exactly what the built libpixjit.so exports", function()
+    local lib = (os.getenv("BUILD") or "build") .. "/libpixjit.so"
     local declared, exported = {}, {}
     for name in normalise(header_section()):gmatch("(pj_[%w_]+)%s*%(") do declared[#declared + 1] = name end
-    local nm = io.popen("nm -D --defined-only build/libpixjit.so 2>/dev/null")
+    local nm = io.popen("nm -D --defined-only " .. lib .. " 2>/dev/null")
     for line in nm:lines() do
       local kind, name = line:match("^%x+ (%a) ([%w_.@]+)$")
       -- Functions and data the library defines (not _init, _fini, ...).
@@ -44,7 +45,7 @@ describe("FFI declarations", function()
     nm:close()
     table.sort(declared)
     table.sort(exported)
-    assert.is_true(#exported > 0, "nm found no symbols in build/libpixjit.so")
+    assert.is_true(#exported > 0, "nm found no symbols in " .. lib)
     assert.are.same(declared, exported)
   end)
 

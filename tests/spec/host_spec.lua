@@ -111,6 +111,11 @@ describe("bin/pixjit", function()
   end)
 
   it("lets plain luajit use the module through build/libpixjit.so", function()
+    -- A sanitizer build lives elsewhere, and plain luajit cannot load it.
+    if (os.getenv("BUILD") or "build") ~= "build" then
+      pending("BUILD is " .. os.getenv("BUILD") .. "; plain luajit needs the plain build")
+      return
+    end
     local out, rc = H.sh("LUA_PATH='lua/?.lua;lua/?/init.lua;;' luajit -e " ..
       "'local pj = require \"pixjit\"; print(pj.new(3, 2, 1).height)'")
     assert.are.equal(0, rc, out)
