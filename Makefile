@@ -3,7 +3,9 @@
 # and `make test`, `make demo`, `make check`, `make bench` and `make fuzz`
 # run it first.  `make test` runs the C tests and the busted specs; `make
 # check` repeats them under AddressSanitizer + UBSan and valgrind; `make
-# bench` runs the benchmarks.
+# bench` runs the benchmarks.  `make install PREFIX=... DESTDIR=...` and
+# `make uninstall` put the host, libraries, header, pkg-config file and Lua
+# modules in place (install-rock is the rockspec's layout).
 
 CC ?= gcc
 BUILD ?= build
@@ -38,9 +40,24 @@ REPLAY_BIN := $(BUILD)/fuzz-replay/decode $(BUILD)/fuzz-replay/crop \
 	$(BUILD)/fuzz-replay/exif
 HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
-.PHONY: all deps test check asan valgrind bench demo clean fuzz
+.PHONY: all lib deps test check asan valgrind bench demo clean fuzz install uninstall install-rock
 
-all: $(HOST_BIN) $(BUILD)/libpixjit.so $(TEST_BIN) $(REPLAY_BIN)
+# Installation layout (GNU conventions; DESTDIR for staged installs).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+LUADIR ?= $(PREFIX)/share/lua/5.1
+VERSION := $(shell sed -n 's/^\#define PJ_VERSION "\(.*\)"/\1/p' include/pixjit.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+# The pkg-config names of the libraries libpixjit itself links.
+LIB_PKGS := libpng libjpeg libdeflate libtiff-4 libwebp libwebpdemux libarchive
+LUA_SRC := $(wildcard lua/pixjit/*.lua lua/pixjit/batch/*.lua)
+
+all: lib $(TEST_BIN) $(REPLAY_BIN)
+# What is installed: the host and both libraries (no tests).
+lib: $(HOST_BIN) $(BUILD)/libpixjit.so $(BUILD)/libpixjit.a
 
 # Installs the missing Debian packages (through sudo when not root).  The
 # targets that need them run it, then build in a fresh make, whose
@@ -76,7 +93,11 @@ $(HOST_BIN): $(HOST_OBJ) $(CORE_OBJ)
 	$(CC) $(SAN) -fopenmp -Wl,--export-dynamic -o $@ $^ $(HOST_LDLIBS) $(LDLIBS)
 
 $(BUILD)/libpixjit.so: $(CORE_OBJ)
-	$(CC) $(SAN) -fopenmp -shared -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -fopenmp -shared -Wl,-soname,libpixjit.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libpixjit.a: $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -115,6 +136,42 @@ bench:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
+
+# `make install PREFIX=... DESTDIR=...`: the host, the shared library
+# (versioned), the static library, the header, pkg-config's file and the
+# Lua modules.  pixjit/libpath.lua records where the library went, so a
+# plain luajit finds it from the modules whatever its library search path.
+install: $(HOST_BIN) $(BUILD)/libpixjit.so $(BUILD)/libpixjit.a
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(LUADIR)/pixjit/batch
+	install -m 755 $(HOST_BIN) $(DESTDIR)$(BINDIR)/pixjit
+	install -m 755 $(BUILD)/libpixjit.so $(DESTDIR)$(LIBDIR)/libpixjit.so.$(VERSION)
+	ln -sf libpixjit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpixjit.so.$(SOMAJOR)
+	ln -sf libpixjit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpixjit.so
+	install -m 644 $(BUILD)/libpixjit.a $(DESTDIR)$(LIBDIR)/libpixjit.a
+	install -m 644 include/pixjit.h $(DESTDIR)$(INCLUDEDIR)/pixjit.h
+	scripts/pixjit_pc.sh "$(PREFIX)" "$(LIBDIR)" "$(INCLUDEDIR)" "$(VERSION)" "$(LIB_PKGS)" \
+		> $(DESTDIR)$(PKGCONFIGDIR)/pixjit.pc
+	install -m 644 $(filter-out lua/pixjit/batch/%,$(LUA_SRC)) $(DESTDIR)$(LUADIR)/pixjit/
+	install -m 644 $(filter lua/pixjit/batch/%,$(LUA_SRC)) $(DESTDIR)$(LUADIR)/pixjit/batch/
+	printf 'return "%s"\n' "$(LIBDIR)/libpixjit.so.$(SOMAJOR)" > $(DESTDIR)$(LUADIR)/pixjit/libpath.lua
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pixjit $(DESTDIR)$(LIBDIR)/libpixjit.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/libpixjit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpixjit.so \
+		$(DESTDIR)$(LIBDIR)/libpixjit.a $(DESTDIR)$(INCLUDEDIR)/pixjit.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/pixjit.pc
+	rm -rf $(DESTDIR)$(LUADIR)/pixjit
+
+# For LuaRocks (pixjit-*.rockspec, build type make): the modules into the
+# tree's LUADIR, the library into its LIBDIR (lib/lua/5.1), where
+# pixjit.core looks beside the modules, and the host into BINDIR.
+install-rock: $(HOST_BIN) $(BUILD)/libpixjit.so
+	install -d $(DESTDIR)$(LUADIR)/pixjit/batch $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 $(filter-out lua/pixjit/batch/%,$(LUA_SRC)) $(DESTDIR)$(LUADIR)/pixjit/
+	install -m 644 $(filter lua/pixjit/batch/%,$(LUA_SRC)) $(DESTDIR)$(LUADIR)/pixjit/batch/
+	install -m 755 $(BUILD)/libpixjit.so $(DESTDIR)$(LIBDIR)/libpixjit.so
+	install -m 755 $(HOST_BIN) $(DESTDIR)$(BINDIR)/pixjit
 
 clean:
 	rm -rf build bin/pixjit

@@ -7,7 +7,7 @@ level=${1:-test}
 pkgs=(gcc make pkg-config libluajit-5.1-dev luajit libpng-dev libjpeg62-turbo-dev libdeflate-dev
       libtiff-dev libwebp-dev libarchive-dev
       libedit-dev lua-cjson)
-[ "$level" != build ] && pkgs+=(lua-busted valgrind)
+[ "$level" != build ] && pkgs+=(lua-busted valgrind luarocks)
 [ "$level" = bench ] && pkgs+=(python3-numpy python3-opencv libopencv-dev g++)
 [ "$level" = fuzz ] && pkgs+=(clang libclang-rt-14-dev)
 

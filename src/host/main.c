@@ -22,9 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Directory holding the Lua sources: PIXJIT_LUA_DIR when set, else ../lua
- * next to the executable, found through /proc/self/exe so any working
- * directory works without an install step. */
+/* Directory holding the Lua sources: PIXJIT_LUA_DIR when set, else
+ * ../share/lua/5.1 beside the executable (an installed prefix), else the
+ * checkout's lua/ above it, found through /proc/self/exe so any working
+ * directory works. */
 static void lua_dir(char *out, size_t size) {
   const char *env = getenv("PIXJIT_LUA_DIR");
   if (env && *env) {
@@ -40,8 +41,14 @@ static void lua_dir(char *out, size_t size) {
   exe[n] = '\0';
   char *slash = strrchr(exe, '/');
   if (slash) *slash = '\0';
-  /* bin/pixjit and build/<variant>/pixjit both sit below the root. */
   char probe[PATH_MAX + 32];
+  char real[PATH_MAX];
+  snprintf(probe, sizeof probe, "%s/../share/lua/5.1", exe);
+  if (realpath(probe, real)) {
+    snprintf(probe, sizeof probe, "%s/pixjit/init.lua", real);
+    if (access(probe, R_OK) == 0 && snprintf(out, size, "%s", real) < (int)size) return;
+  }
+  /* bin/pixjit and build/<variant>/pixjit both sit below the root. */
   for (int up = 1; up <= 3; up++) {
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s", exe);
