@@ -75,6 +75,12 @@ end
 -- inputs failed, 2 the environment failed (the run stopped).
 function M.run(opts)
   local job, out, all, mine, shard = plan(opts)
+  if #all == 0 then
+    -- A pattern that matched nothing is a mistake, not an empty success.
+    io.stderr:write("pixjit batch: no inputs: ", table.concat(opts.inputs and #opts.inputs > 0 and opts.inputs
+      or type(job.inputs) == "table" and job.inputs or { tostring(job.inputs) }, ", "), " matched nothing\n")
+    return 1
+  end
   local skip = opts.resume and report.completed(out) or {}
   local todo = {}
   for _, p in ipairs(mine) do if not skip[inputs.path_of(p)] then todo[#todo + 1] = p end end

@@ -34,6 +34,7 @@ char *strerror(int errnum);
 int open(const char *path, int flags, int mode);
 int gethostname(char *name, size_t len);
 int access(const char *path, int mode);
+long readlink(const char *path, char *buf, size_t size);
 ]]
 
 local C = ffi.C
@@ -81,6 +82,10 @@ function M.write_all(fd, s)
   end
   return true
 end
+
+-- Whether path is a symbolic link (readlink fails on anything else).
+local linkbuf = ffi.new("char[1]")
+function M.is_link(path) return C.readlink(path, linkbuf, 1) >= 0 end
 
 -- Whether path exists (directory or file).
 function M.exists(path) return C.access(path, 0) == 0 end

@@ -2,6 +2,7 @@
 local pj = require "pixjit"
 local cjson = require "cjson"
 local H = require "spec.helper"
+local sys = require "pixjit.sys"
 
 local root = H.tmp .. "/batch"
 os.execute("rm -rf " .. root .. " && mkdir -p " .. root .. "/in")
@@ -464,5 +465,142 @@ describe("--batch tar shards and manifests", function()
     assert.matches("line 2: expected an object with a \"path\" string", recs[manifest .. ":2"].error)
     assert.matches("line 3: invalid JSON", recs[manifest .. ":3"].error)
     assert.matches("missing.png", recs[dir .. "/missing.png"].error)
+  end)
+end)
+
+describe("--batch outputs stay in --output", function()
+  local base = root .. "/escape"
+  local img = pj.new(6, 4, 3, { 9, 8, 7 })
+
+  -- A fresh folder with the inputs named; returns its absolute path.
+  local function setup(names)
+    os.execute("rm -rf " .. base .. " && mkdir -p " .. base .. "/in " .. base .. "/outside " .. base .. "/out")
+    for _, n in ipairs(names) do img:save(base .. "/in/" .. n) end
+    return (H.sh("cd " .. base .. " && pwd"):gsub("%s+$", ""))
+  end
+
+  -- Every file below base/outside (nothing may be written there).
+  local function outside_files() return (H.sh("find " .. base .. "/outside -mindepth 1")) end
+
+  local function report_lines(out)
+    local n = 0
+    for line in io.lines(out .. "/report.jsonl") do n = n + 1; assert.is_table(cjson.decode(line)) end
+    return n
+  end
+
+  it("fails a manifest record whose fields would leave the folder, and goes on", function()
+    local abs = setup { "a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "g.png", "h.png" }
+    local function rec(name, id) return cjson.encode({ path = abs .. "/in/" .. name, id = id }) end
+    local manifest = H.write("batch/escape.jsonl", table.concat({
+      rec("a.png", "../outside/dotdot"),
+      rec("b.png", "../../../../../../../.." .. abs .. "/outside/deep"),
+      rec("c.png", abs .. "/outside/absolute"),
+      rec("d.png", "sub/ok"),
+      rec("e.png", "nul\0byte"),
+      rec("f.png", ".."),
+      rec("g.png", "report"),
+      rec("h.png", "."),
+    }, "\n") .. "\n")
+    local job = H.write("batch/escape_job.lua", "return { steps = { 'load', { 'save', name = '{id}/{stem}.png' }, "
+      .. "'main_colors', { 'write_colors', name = '{id}.jsonl' } } }")
+    local out = base .. "/out"
+    local text, rc = run(job .. " --input " .. manifest .. " --output " .. out .. " --quiet")
+    assert.are.equal(1, rc, text)
+    assert.are.equal("", outside_files())
+    local recs = read_report(out)
+    local function err(name) return recs[abs .. "/in/" .. name].error or "ok" end
+    assert.matches('^step save: name template "{id}/{stem}%.png" gives "%.%./outside/dotdot/a%.png" '
+      .. '%(from {id} = "%.%./outside/dotdot"%): a "%.%." component, which leads out of the output folder$', err("a.png"))
+    assert.matches('from {id} = "%.%./%.%./.*: a "%.%." component', err("b.png"))
+    assert.matches("from {id} = .*: an absolute path, outside the output folder$", err("c.png"))
+    assert.are.equal("ok", err("d.png"))
+    assert.is_true(H.same_pixels(img, pj.load(out .. "/sub/ok/d.png")))
+    assert.matches("a NUL byte in a file name", err("e.png"))
+    assert.matches('gives "%.%./f%.png" %(from {id} = "%.%."%)', err("f.png"))
+    -- "report/g.png" is fine; "report.jsonl" is the run's own report.
+    assert.matches('^step write_colors: name template "{id}%.jsonl" gives "report%.jsonl": the run\'s report', err("g.png"))
+    assert.is_true(sys.exists(out .. "/report/g.png"))
+    -- "./h.png" is a file in the folder; "..jsonl" too.
+    assert.are.equal("ok", err("h.png"))
+    assert.are.equal(8, report_lines(out))
+  end)
+
+  it("never lets an input's file name take an output out of the folder", function()
+    -- "...png" has the stem "..": "{stem}/{index:04}.png" would be "../0001.png".
+    local abs = setup { "...png" }
+    H.write("batch/escape/in/...quads.json", "[[[0,0],[4,0],[4,3],[0,3]]]")
+    local text, rc = run("examples/jobs/crop_words.lua --input " .. abs .. "/in/...png --output " .. abs
+      .. "/out --quiet")
+    assert.are.equal(1, rc, text)
+    assert.matches('gives "%.%./0001%.png" %(from {stem} = "%.%."%): a "%.%." component',
+                   read_report(abs .. "/out")[abs .. "/in/...png"].error)
+    assert.are.equal("", H.sh("find " .. abs .. " -name 0001.png"))
+  end)
+
+  it("does not follow a symbolic link planted in the output folder", function()
+    local abs = setup { "a.png", "b.png", "c.png" }
+    local out = abs .. "/out"
+    os.execute("ln -s ../outside " .. out .. "/a && ln -s ../outside/target.png " .. out .. "/b.png"
+      .. " && mkdir -p " .. out .. "/c && ln -s ../../outside " .. out .. "/c/deep")
+    local job = H.write("batch/link_job.lua", "return { steps = { 'load', { 'save', name = '{name}' }, "
+      .. "{ 'save', name = '{stem}/x.png' }, { 'save', name = 'c/deep/{stem}.png' } } }")
+    local text, rc = run(job .. " --input " .. abs .. "/in --output " .. out .. " --quiet")
+    assert.are.equal(1, rc, text)
+    assert.are.equal("", outside_files())
+    local recs = read_report(out)
+    assert.matches(out .. "/a/x.png: " .. out .. "/a is a symbolic link; outputs do not follow links",
+                   recs[abs .. "/in/a.png"].error, 1, true)
+    assert.matches(out .. "/b.png is a symbolic link", recs[abs .. "/in/b.png"].error, 1, true)
+    assert.matches(out .. "/c/deep is a symbolic link", recs[abs .. "/in/c.png"].error, 1, true)
+    -- The links are left as they were.
+    assert.are.equal("../outside\n", H.sh("readlink " .. out .. "/a"))
+  end)
+
+  it("keeps archive members relative, whatever the job allows", function()
+    local abs = setup { "a.png" }
+    local job = H.write("batch/member_job.lua", "return { allow_outside_output = true, steps = { 'load', "
+      .. "{ 'save', archive = 'a.tar', name = '../{stem}.png' } } }")
+    local text, rc = run(job .. " --input " .. abs .. "/in --output " .. abs .. "/out --quiet")
+    assert.are.equal(1, rc, text)
+    assert.matches('member name template "%.%./{stem}%.png" gives "%.%./a%.png": a "%.%." component, '
+      .. "which archive members never have", read_report(abs .. "/out")[abs .. "/in/a.png"].error)
+    assert.is_false(sys.exists(abs .. "/out/a.tar"))
+  end)
+
+  it("lets the job's own template leave the folder only with allow_outside_output", function()
+    local abs = setup { "a.png" }
+    local name = "'../outside/{stem}.png'"
+    local job = H.write("batch/out_job.lua", "return { steps = { 'load', { 'save', name = " .. name .. " } } }")
+    local text, rc = run(job .. " --input " .. abs .. "/in --output " .. abs .. "/out --quiet")
+    assert.are.equal(1, rc, text)
+    assert.matches("%(a job may allow it: allow_outside_output = true%)", read_report(abs .. "/out")[abs .. "/in/a.png"].error)
+    assert.are.equal("", outside_files())
+    job = H.write("batch/out_job.lua", "return { allow_outside_output = true, steps = { 'load', "
+      .. "{ 'save', name = " .. name .. " } } }")
+    text, rc = run(job .. " --input " .. abs .. "/in --output " .. abs .. "/out --quiet")
+    assert.are.equal(0, rc, text)
+    assert.is_true(H.same_pixels(img, pj.load(abs .. "/outside/a.png")))
+    -- Data still may not: the opt-in covers the job's text, not the fields.
+    local manifest = H.write("batch/out.jsonl", cjson.encode({ path = abs .. "/in/a.png", id = "../../x" }) .. "\n")
+    job = H.write("batch/out_job.lua", "return { allow_outside_output = true, steps = { 'load', "
+      .. "{ 'save', name = '../outside/{id}.png' } } }")
+    text, rc = run(job .. " --input " .. manifest .. " --output " .. abs .. "/out --quiet")
+    assert.are.equal(1, rc, text)
+    assert.matches('%(from {id} = "%.%./%.%./x"%)', read_report(abs .. "/out")[abs .. "/in/a.png"].error)
+    job = H.write("batch/out_job.lua", "return { allow_outside_output = 'yes', steps = { 'load' } }")
+    text, rc = run(job .. " --input " .. abs .. "/in --output " .. abs .. "/out --quiet")
+    assert.are.equal(1, rc)
+    assert.matches("allow_outside_output must be true or false", text)
+  end)
+
+  it("says \"no inputs\" and exits 1 when the inputs match nothing", function()
+    local abs = setup {}
+    local text, rc = run("examples/jobs/main_colors.lua --input '" .. abs .. "/in/*.png' --output " .. abs .. "/empty")
+    assert.are.equal(1, rc, text)
+    assert.is_truthy(text:find("no inputs: " .. abs .. "/in/*.png matched nothing", 1, true), text)
+    assert.is_false(sys.exists(abs .. "/empty/report.jsonl"))
+    text, rc = run("examples/jobs/main_colors.lua --input " .. abs .. "/in --output " .. abs .. "/empty --dry-run")
+    assert.are.equal(1, rc, text)
+    assert.matches("no inputs", text)
   end)
 end)

@@ -51,6 +51,9 @@ function M.load(path)
     fail(path .. ": the job needs a non-empty 'steps' list")
   end
   check_steps(path, job.steps)
+  if job.allow_outside_output ~= nil and type(job.allow_outside_output) ~= "boolean" then
+    fail(path .. ": allow_outside_output must be true or false")
+  end
   return job
 end
 

@@ -59,8 +59,8 @@ end
 function STEPS.save(ctx, step)
   local img = image_of(ctx, step)
   if step.archive then
-    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil),
-                         { { name = outputs.expand(step.name or "{stem}.png", ctx.fields), image = img } },
+    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil, nil, "archive"),
+                         { { name = outputs.member(ctx, step.name, "{stem}.png"), image = img } },
                          save_opts(step))
   else
     outputs.save_images(ctx, { img }, { outputs.path(ctx, step.name, "{stem}.png") }, save_opts(step))
@@ -106,7 +106,7 @@ function STEPS.save_crops(ctx, step)
     if crop then
       local fields = setmetatable({ index = i }, { __index = ctx.fields })
       if step.archive then
-        local name = outputs.expand(step.name or "{stem}/{index:04}.png", fields)
+        local name = outputs.member(ctx, step.name, "{stem}/{index:04}.png", fields)
         members[#members + 1] = { name = name, image = crop }
         if step.meta ~= false then
           members[#members + 1] = { name = (name:gsub("%.[^./]*$", "")) .. ".json", data = crop_meta(ctx, i) }
@@ -118,7 +118,7 @@ function STEPS.save_crops(ctx, step)
     end
   end
   if step.archive then
-    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil), members, save_opts(step))
+    outputs.save_archive(ctx, outputs.path(ctx, step.archive, nil, nil, "archive"), members, save_opts(step))
   else
     outputs.save_images(ctx, imgs, paths, save_opts(step))
   end
@@ -161,7 +161,7 @@ end
 function STEPS.save_npy(ctx, step)
   local t = need(ctx.values.tensor, "save_npy needs pack first")
   outputs.write_atomic(ctx, outputs.path(ctx, step.name, "{stem}.npy"), function(tmp) t:save(tmp) end)
-  outputs.write_text(ctx, outputs.path(ctx, step.widths, "{stem}.widths.json"),
+  outputs.write_text(ctx, outputs.path(ctx, step.widths, "{stem}.widths.json", nil, "widths"),
                      json.encode(json.array(ctx.values.widths)) .. "\n")
 end
 
