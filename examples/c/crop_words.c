@@ -71,6 +71,46 @@ fail:
   return -1;
 }
 
+/* Saves the crops that were cut (crops[i] non-NULL) as dir/NNNN.png at
+ * once: pj_save_all encodes them in parallel and writes each file complete
+ * or not at all.  Returns how many were written, or -1 when nothing could
+ * be tried. */
+static int save_crops(pj_image *const *crops, int32_t n, const char *dir) {
+  const pj_image **good = calloc((size_t)n + 1, sizeof *good);
+  char **paths = calloc((size_t)n + 1, sizeof *paths);
+  int32_t *saved = calloc((size_t)n + 1, sizeof *saved);
+  int32_t m = 0;
+  int written = -1, oom = !good || !paths || !saved;
+  if (oom) goto done;
+  for (int32_t i = 0; i < n; i++) {
+    if (!crops[i]) continue;
+    size_t len = strlen(dir) + 16;
+    if (!(paths[m] = malloc(len))) {
+      oom = 1;
+      goto done;
+    }
+    snprintf(paths[m], len, "%s/%04d.png", dir, (int)i + 1);
+    good[m++] = crops[i];
+  }
+  pj_encode_opts eo = {.compression = 1};
+  if (pj_save_all(good, (const char *const *)paths, m, &eo, saved) != PJ_OK) {
+    fprintf(stderr, "%s\n", pj_errmsg());
+    goto done;
+  }
+  written = 0;
+  for (int32_t j = 0; j < m; j++) {
+    if (saved[j] == PJ_OK) written++;
+    else fprintf(stderr, "%s\n", pj_item_errmsg(j));
+  }
+done:
+  if (oom) fprintf(stderr, "out of memory\n");
+  for (int32_t j = 0; paths && j < m; j++) free(paths[j]);
+  free(paths);
+  free(good);
+  free(saved);
+  return written;
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s page.png quads.txt outdir\n", argv[0]);
@@ -94,63 +134,28 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  /* One parallel pass over all quads; out[i] is NULL where quad i failed. */
+  /* One parallel pass over all quads; crops[i] is NULL where quad i failed. */
   pj_image **crops = calloc((size_t)n + 1, sizeof *crops);
   int32_t *status = calloc((size_t)n + 1, sizeof *status);
-  char **paths = calloc((size_t)n + 1, sizeof *paths);
   int rc = 2;
-  if (!crops || !status || !paths) {
+  if (!crops || !status) {
     fprintf(stderr, "out of memory\n");
-    goto done;
-  }
-  if (pj_crop_quads(page, quads, n, NULL, crops, status) != PJ_OK) {
+  } else if (pj_crop_quads(page, quads, n, NULL, crops, status) != PJ_OK) {
     fprintf(stderr, "%s: %s\n", argv[2], pj_errmsg());
-    goto done;
-  }
-  int failed = 0;
-  for (int32_t i = 0; i < n; i++)
-    if (status[i] != PJ_OK) {
-      fprintf(stderr, "quad %d: %s\n", (int)i + 1, pj_item_errmsg(i));
-      failed++;
-    }
-
-  /* The crops that were cut, saved at once (pj_save_all encodes them in
-   * parallel and writes each file complete or not at all). */
-  const pj_image **good = calloc((size_t)n + 1, sizeof *good);
-  int32_t *saved = calloc((size_t)n + 1, sizeof *saved);
-  int32_t m = 0;
-  if (!good || !saved) {
-    fprintf(stderr, "out of memory\n");
-    free(good);
-    free(saved);
-    goto done;
-  }
-  for (int32_t i = 0; i < n; i++) {
-    if (!crops[i]) continue;
-    size_t len = strlen(argv[3]) + 16;
-    paths[m] = malloc(len);
-    if (!paths[m]) break;
-    snprintf(paths[m], len, "%s/%04d.png", argv[3], (int)i + 1);
-    good[m++] = crops[i];
-  }
-  pj_encode_opts eo = {.compression = 1};
-  if (pj_save_all(good, (const char *const *)paths, m, &eo, saved) != PJ_OK) {
-    fprintf(stderr, "%s\n", pj_errmsg());
   } else {
-    int written = 0;
-    for (int32_t j = 0; j < m; j++) {
-      if (saved[j] == PJ_OK) written++;
-      else fprintf(stderr, "%s\n", pj_item_errmsg(j));
+    int failed = 0;
+    for (int32_t i = 0; i < n; i++)
+      if (status[i] != PJ_OK) {
+        fprintf(stderr, "quad %d: %s\n", (int)i + 1, pj_item_errmsg(i));
+        failed++;
+      }
+    int written = save_crops(crops, n, argv[3]);
+    if (written >= 0) {
+      printf("%d crops from %d quads (%d failed)\n", written, (int)n, failed);
+      rc = written == n ? 0 : 1;
     }
-    printf("%d crops from %d quads (%d failed)\n", written, (int)n, failed);
-    rc = written == n ? 0 : 1;
   }
-  free(good);
-  free(saved);
-done:
-  for (int32_t i = 0; paths && i < n; i++) free(paths[i]);
   for (int32_t i = 0; crops && i < n; i++) pj_image_release(crops[i]);
-  free(paths);
   free(crops);
   free(status);
   free(quads);
