@@ -53,7 +53,7 @@ describe("--batch", function()
     assert.is_true(recs[root .. "/in/img03.png"].ms.main_colors >= 0)
     assert.are.equal("", text) -- --quiet
     -- Paths as written, not with JSON's optional "\/".
-    local raw = assert(io.open(out .. "/report.jsonl")):read("*a")
+    local raw = H.read(out .. "/report.jsonl")
     assert.is_nil(raw:find("\\/", 1, true))
     assert.truthy(raw:find('"' .. root .. "/in/img03.png" .. '"', 1, true))
   end)
@@ -165,7 +165,7 @@ return { output = "]] .. root .. [[/warm", steps = { { "load" }, { "resize", w =
     local text, rc = H.sh("timeout 30 " .. H.pixjit .. " --batch " .. job .. " --input " .. root ..
                           "/in/img01.png --threads 2 --quiet")
     assert.are.equal(0, rc, text)
-    assert.is_truthy(io.open(root .. "/warm/img01.colors.json"))
+    assert.is_true(H.exists(root .. "/warm/img01.colors.json"))
   end)
 
   it("accepts jobs in JSON", function()
@@ -252,7 +252,7 @@ describe("--batch over multi-page, TIFF and WebP inputs", function()
       fh:close()
       assert.are.same({ r = 60 * i, g = 10, b = 200, count = (20 + i) * 10 }, colors[1])
     end
-    assert.is_not_nil(io.open(out .. "/sticker.palette.png"))
+    assert.is_true(H.exists(out .. "/sticker.palette.png"))
     local lines = {}
     for line in io.lines(out .. "/report.jsonl") do lines[#lines + 1] = cjson.decode(line) end
     table.sort(lines, function(a, b) return a.path .. (a.page or 0) < b.path .. (b.page or 0) end)

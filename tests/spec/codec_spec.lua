@@ -55,7 +55,7 @@ describe("PNG", function()
   it("loads every PngSuite file and rejects the corrupt ones", function()
     if not H.data then return pending("../shared/data is absent") end
     local good, bad = 0, 0
-    for f in io.popen("ls " .. H.data .. "/pngsuite/*.png"):lines() do
+    for _, f in ipairs(H.lines("ls " .. H.data .. "/pngsuite/*.png")) do
       local ok, res = pcall(pj.load, f)
       if f:match("/x[^/]*$") then
         assert.is_false(ok, f)
@@ -71,7 +71,7 @@ describe("PNG", function()
 
   it("skips hostile chunks quickly in bounded memory", function()
     if not H.data then return pending("../shared/data is absent") end
-    for f in io.popen("ls " .. H.data .. "/crashers/*"):lines() do
+    for _, f in ipairs(H.lines("ls " .. H.data .. "/crashers/*")) do
       local t = os.clock()
       local ok, res = pcall(pj.load, f)
       assert.is_true(os.clock() - t < 1)
@@ -185,7 +185,7 @@ describe("pj.save_all", function()
 
   local function listing()
     local names = {}
-    for name in io.popen("ls -A " .. dir):lines() do names[#names + 1] = name end
+    for _, name in ipairs(H.lines("ls -A " .. dir)) do names[#names + 1] = name end
     table.sort(names)
     return names
   end

@@ -44,7 +44,7 @@ describe("examples/crop_words.lua", function()
     local want = page:crop_quads(pj.read_quads(quads))
     assert.is_true(H.same_pixels(pj.load(outdir .. "/0001.png"), want[1]))
     assert.is_true(H.same_pixels(pj.load(outdir .. "/0003.png"), want[3]))
-    assert.is_nil(io.open(outdir .. "/0002.png"))
+    assert.is_false(H.exists(outdir .. "/0002.png"))
   end)
 end)
 

@@ -32,6 +32,31 @@ function M.sh(cmd)
   return out:gsub("::rc=%d+%s*$", ""), rc
 end
 
+-- The lines a shell command prints, as a list (the pipe is closed, so no
+-- descriptor waits for the collector).
+function M.lines(cmd)
+  local p = io.popen(cmd)
+  local list = {}
+  for l in p:lines() do list[#list + 1] = l end
+  p:close()
+  return list
+end
+
+-- The whole content of a file.
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+-- Whether path exists (a handle opened to find out is closed at once).
+function M.exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
 -- Whether images a and b have the same size, channels and pixels (strides
 -- may differ: views compare by their pixels).
 function M.same_pixels(a, b)

@@ -291,7 +291,7 @@ describe("profilers against a plain run", function()
   local RUNS = 5
 
   local function setup()
-    if io.open(page) then return end
+    if H.exists(page) then return end
     -- Noisy content, so the PNG is large and its decode takes real time.
     local rnd = H.rng(7)
     local img = pj.new(2000, 2600, 3)
