@@ -279,6 +279,13 @@ PJ_API const char *pj_item_errmsg(int32_t i);
 PJ_API int pj_item_errno(int32_t i);
 /* Bytes of pixel memory currently allocated by all images in the process. */
 PJ_API int64_t pj_mem_live(void);
+/* Freed pixel buffers of 64 KiB and more wait, up to `bytes` in all, for
+ * a new image they fit, so a loop that drops results and makes new ones
+ * reuses memory that is already mapped instead of faulting in fresh pages.
+ * The default is 96 MiB; 0 keeps none.  The Lua module sets it to what
+ * one garbage collection frees at most, which the process held anyway.
+ * Returns the previous limit; a negative `bytes` only reads it. */
+PJ_API int64_t pj_cache_limit(int64_t bytes);
 /* Threads used by kernels; pj_threads_set(0) restores the automatic choice
  * (CPUs in the affinity mask, capped by the cgroup CPU quota). */
 PJ_API int pj_threads_get(void);

@@ -5,9 +5,9 @@
  * The cache is there for loops that drop a large result and make the next
  * one: glibc hands blocks of that size back to the kernel when they are
  * freed (munmap, or trimming the heap top), so every new result would fault
- * in and zero fresh pages, which costs more than most kernels.  A few
- * freed buffers (bounded in count and in bytes) wait for the next request
- * they fit.  Builds with AddressSanitizer keep no cache, so a use after
+ * in and zero fresh pages, which costs more than most kernels.  Freed
+ * buffers (bounded in count, and in bytes by pj_cache_limit) wait for the
+ * next request they fit.  Builds with AddressSanitizer keep no cache, so a use after
  * free is still caught.
  */
 #include "internal.h"
@@ -41,10 +41,10 @@ int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
 #if defined(__SANITIZE_ADDRESS__)
 #define CACHE_SLOTS 0
 #else
-#define CACHE_SLOTS 16
+#define CACHE_SLOTS 512
 #endif
 #define CACHE_MIN ((size_t)64 << 10)
-#define CACHE_BYTES ((size_t)96 << 20)
+#define CACHE_DEFAULT ((size_t)96 << 20)
 
 /* Entries 0 .. n - 1, oldest first. */
 static struct {
@@ -52,7 +52,8 @@ static struct {
   pj_buffer *slot[CACHE_SLOTS + 1];
   int n;
   size_t bytes;
-} cache = {.lock = ATOMIC_FLAG_INIT};
+  size_t limit;
+} cache = {.lock = ATOMIC_FLAG_INIT, .limit = CACHE_DEFAULT};
 
 static void cache_lock(void) {
   while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire)) {
@@ -85,24 +86,49 @@ static pj_buffer *cache_take(size_t need) {
   return b;
 }
 
-/* Keeps b for reuse, evicting the oldest entries to stay within the
- * bounds (they are freed after the lock is let go). */
+/* Evicts the oldest entries until `extra` more bytes fit in the limit,
+ * into drop[] (the caller frees them after letting go of the lock). */
+static int cache_evict(size_t extra, pj_buffer **drop) {
+  int nd = 0;
+  while (cache.n > 0 && (cache.n + (extra > 0) > CACHE_SLOTS || cache.bytes + extra > cache.limit)) {
+    drop[nd++] = cache.slot[0];
+    cache_remove(0);
+  }
+  return nd;
+}
+
+/* Keeps b for reuse within the bounds. */
 static void cache_put(pj_buffer *b) {
-  if (CACHE_SLOTS == 0 || b->cap < CACHE_MIN || b->cap > CACHE_BYTES) {
+  if (CACHE_SLOTS == 0 || b->cap < CACHE_MIN) {
     free(b);
     return;
   }
   pj_buffer *drop[CACHE_SLOTS + 1];
-  int nd = 0;
   cache_lock();
-  while (cache.n > 0 && (cache.n == CACHE_SLOTS || cache.bytes + b->cap > CACHE_BYTES)) {
-    drop[nd++] = cache.slot[0];
-    cache_remove(0);
+  if (b->cap > cache.limit) {
+    cache_unlock();
+    free(b);
+    return;
   }
+  int nd = cache_evict(b->cap, drop);
   cache.slot[cache.n++] = b;
   cache.bytes += b->cap;
   cache_unlock();
   for (int i = 0; i < nd; i++) free(drop[i]);
+}
+
+int64_t pj_cache_limit(int64_t bytes) {
+  pj_buffer *drop[CACHE_SLOTS + 1];
+  int nd = 0;
+  cache_lock();
+  const int64_t old = (int64_t)cache.limit;
+  if (bytes >= 0) {
+    cache.limit = (uint64_t)bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+    nd = cache_evict(0, drop);
+  }
+  cache_unlock();
+  for (int i = 0; i < nd; i++) free(drop[i]);
+  return old;
 }
 
 /* ---- Buffers ------------------------------------------------------------------------ */

@@ -279,11 +279,23 @@ end
 -- behind it, so a loop that drops large images would grow without bound.
 -- The C core counts live pixel bytes; when they grow a step past what the
 -- last full collection left, another runs (finalizers release the
--- buffers).  The step is small (8 MB), so a dropped page-sized result is
--- back for the next one to reuse while still in cache, much as Python's
--- reference counting hands it back; a collection costs in proportion to
--- the Lua heap, not the pixels, so the step grows with the heap.
+-- buffers).  With a small Lua heap the step is small (8 MB), so a dropped
+-- page-sized result is back for the next one to reuse while still in
+-- cache, much as Python's reference counting hands it back.  A collection
+-- costs in proportion to the Lua heap (about 0.3 ms a megabyte of quad
+-- tables), so the step is 16 times the heap: that keeps collections a
+-- small part of even a memory-speed kernel's time.  The step stays under
+-- 1/16 of the machine's memory and 256 MB.  The C core's cache of freed
+-- buffers may hold one step: what a collection frees is then there for
+-- the results made before the next one, and none of them faults in fresh
+-- pages (the process held those bytes at the collection anyway).
+ffi.cdef [[ long sysconf(int name); ]]
 local STEP = 8 * 2^20
+local STEP_MAX = (function()
+  local pages, size = tonumber(ffi.C.sysconf(85)), tonumber(ffi.C.sysconf(30)) -- _SC_PHYS_PAGES, _SC_PAGESIZE
+  local phys = (pages and size and pages > 0 and size > 0) and pages * size or 2^33
+  return math.max(STEP, math.min(256 * 2^20, phys / 16))
+end)()
 local threshold = STEP
 
 local function account()
@@ -291,7 +303,9 @@ local function account()
   if live > threshold then
     collectgarbage("collect")
     live = tonumber(C.pj_mem_live())
-    threshold = live + math.max(STEP, collectgarbage("count") * 4096)
+    local step = math.min(STEP_MAX, math.max(STEP, collectgarbage("count") * 1024 * 16))
+    threshold = live + step
+    C.pj_cache_limit(math.max(96 * 2^20, step))
   end
 end
 M.account = account

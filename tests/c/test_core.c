@@ -210,6 +210,29 @@ static void test_memory_accounting(void) {
   CHECK_EQ(pj_mem_live(), before);
 }
 
+/* A freed large buffer comes back for the next image it fits, zeroed when
+ * the image must be; pj_cache_limit bounds what waits. */
+static void test_buffer_reuse(void) {
+  CHECK_EQ(pj_cache_limit(-1), 96 << 20); /* the default, only read */
+  pj_image *a = pj_image_new(1000, 320, 3, 0);
+  uint8_t *pa = a->data;
+  memset(pa, 0xab, (size_t)a->stride * a->height);
+  pj_image_release(a);
+  pj_image *b = pj_image_new(1000, 320, 3, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(b->data == pa); /* sanitizer builds keep no cache */
+#endif
+  int nonzero = 0;
+  for (int64_t i = 0; i < (int64_t)b->stride * b->height; i++) nonzero += b->data[i] != 0;
+  CHECK_EQ(nonzero, 0);
+  pj_image_release(b);
+  CHECK_EQ(pj_cache_limit(0), 96 << 20);
+  CHECK_EQ(pj_cache_limit(-1), 0);
+  pj_image *c = pj_image_new(1000, 320, 3, 0);
+  pj_image_release(c); /* freed at once: nothing may be kept */
+  CHECK_EQ(pj_cache_limit(96 << 20), 0);
+}
+
 static void *fail_in_thread(void *arg) {
   (void)arg;
   pj_image_new(0, 0, 1, 0);
@@ -245,6 +268,7 @@ int main(void) {
   RUN(test_convert);
   RUN(test_clear_is_idempotent);
   RUN(test_memory_accounting);
+  RUN(test_buffer_reuse);
   RUN(test_errors_are_per_thread);
   RUN(test_threads_setting);
   return finish("core");
