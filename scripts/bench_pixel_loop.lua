@@ -25,5 +25,6 @@ local ref = src:convert(1)
 local a, b = ref:pixels(), dst:pixels()
 for i = 0, w * h - 1 do assert(a[i] == b[i], "Lua and C disagree at byte " .. i) end
 print(string.format("pixel loop (RGB to gray, %dx%d, 1 thread, median of %d):", w, h, reps))
-print(string.format("  C    %8.2f ms", c * 1000))
+local portable = (os.getenv("PIXJIT_CPU_DISABLE") or ""):match("all")
+print(string.format("  C    %8.2f ms%s", c * 1000, portable and " (the portable loop: PIXJIT_CPU_DISABLE=all)" or ""))
 print(string.format("  Lua  %8.2f ms   Lua/C = %.2fx (target <= 2x)", lua * 1000, lua / c))

@@ -44,9 +44,23 @@ def crops_of(img, quads):
     return out
 
 
+# Every timed run writes into a new, empty folder (deleting the last run's
+# files is not part of saving them); all are removed after the timing.
+runs = []
+
+
 def fresh(d):
+    d = "%s.%d" % (d, len(runs))
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
+    runs.append(d)
+    return d
+
+
+def cleanup():
+    for d in runs:
+        shutil.rmtree(d, ignore_errors=True)
+    del runs[:]
 
 
 res = {"decode": {}}
@@ -64,24 +78,26 @@ crops = crops_of(cv2.imread(page_path, cv2.IMREAD_COLOR), quads)
 
 
 def save_loop(d):
-    fresh(d)
+    d = fresh(d)
     for i, c in enumerate(crops):
         cv2.imwrite(os.path.join(d, "%04d.png" % (i + 1)), c)
 
 
 save_dir = os.path.join(tmpfs, "cv2_crops")
 res["save"] = median_ms(lambda: save_loop(save_dir), max(3, reps // 3))
-res["save_bytes"] = sum(os.path.getsize(os.path.join(save_dir, f)) for f in os.listdir(save_dir))
+last = runs[-1]
+res["save_bytes"] = sum(os.path.getsize(os.path.join(last, f)) for f in os.listdir(last))
+cleanup()
 
 
 def pipeline():
-    d = os.path.join(disk, "cv2_pipeline")
-    fresh(d)
+    d = fresh(os.path.join(disk, "cv2_pipeline"))
     img = cv2.imread(page_path, cv2.IMREAD_COLOR)
     for i, c in enumerate(crops_of(img, quads)):
         cv2.imwrite(os.path.join(d, "%04d.png" % (i + 1)), c)
 
 
 res["pipeline"] = median_ms(pipeline, max(3, reps // 3))
+cleanup()
 res["crops"] = len(crops)
 print(json.dumps(res))
