@@ -587,6 +587,13 @@ describe("--batch outputs stay in --output", function()
     text, rc = run(job .. " --input " .. manifest .. " --output " .. abs .. "/out --quiet")
     assert.are.equal(1, rc, text)
     assert.matches('%(from {id} = "%.%./%.%./x"%)', read_report(abs .. "/out")[abs .. "/in/a.png"].error)
+    -- Nor below an absolute path the job allowed.
+    job = H.write("batch/out_job.lua", "return { allow_outside_output = true, steps = { 'load', "
+      .. "{ 'save', name = '" .. abs .. "/outside/sub/{id}.png' } } }")
+    text, rc = run(job .. " --input " .. manifest .. " --output " .. abs .. "/out --quiet")
+    assert.are.equal(1, rc, text)
+    assert.matches('%(from {id} = "%.%./%.%./x"%): a "%.%." component', read_report(abs .. "/out")[abs .. "/in/a.png"].error)
+    assert.is_false(sys.exists(abs .. "/x.png"))
     job = H.write("batch/out_job.lua", "return { allow_outside_output = 'yes', steps = { 'load' } }")
     text, rc = run(job .. " --input " .. abs .. "/in --output " .. abs .. "/out --quiet")
     assert.are.equal(1, rc)

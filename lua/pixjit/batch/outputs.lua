@@ -93,8 +93,8 @@ function M.checked_name(template, fields, allow, what, member)
   for _, piece in ipairs(list) do
     if piece[1]:find("\0", 1, true) then fail(piece[2], "a NUL byte in a file name") end
   end
-  local comps = components(list)
-  if name:sub(1, 1) == "/" then
+  local absolute = name:sub(1, 1) == "/"
+  if absolute then
     local first = list[1]
     for _, piece in ipairs(list) do
       if piece[1] ~= "" then first = piece; break end
@@ -104,10 +104,10 @@ function M.checked_name(template, fields, allow, what, member)
            "an absolute path, outside the output folder" ..
            (first[2] and "" or " (a job may allow it: allow_outside_output = true)"))
     end
-    return name, true
   end
-  local stack, outside = {}, false
-  for _, c in ipairs(comps) do
+  -- Fields never add "..", even below an absolute path the job allowed.
+  local stack, outside = {}, absolute
+  for _, c in ipairs(components(list)) do
     if c[1] == ".." then
       if c[2] or not allow or member then
         fail(c[2], member and "a \"..\" component, which archive members never have" or
@@ -128,6 +128,7 @@ function M.checked_name(template, fields, allow, what, member)
   end
   return name, outside
 end
+
 -- The template fields of an input path, and of its page `page` of
 -- `pages`: a multi-page input's {stem} carries "-pN", so templates written
 -- for single images never let one page overwrite another ({base} is the
