@@ -42,7 +42,7 @@ local M = {}
 
 M.GLOB_MARK, M.GLOB_BRACE, M.GLOB_TILDE = 2, 1024, 4096
 M.O_CLOEXEC = 524288
-M.O_WRONLY, M.O_CREAT, M.O_TRUNC, M.O_APPEND = 1, 64, 512, 1024
+M.O_WRONLY, M.O_CREAT, M.O_EXCL, M.O_TRUNC, M.O_APPEND = 1, 64, 128, 512, 1024
 
 -- The OS errors that say the machine, not the input, is at fault: the
 -- disk or quota is full, the file system read-only or failing.

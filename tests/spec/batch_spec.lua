@@ -554,6 +554,15 @@ describe("--batch outputs stay in --output", function()
     assert.matches(out .. "/c/deep is a symbolic link", recs[abs .. "/in/c.png"].error, 1, true)
     -- The links are left as they were.
     assert.are.equal("../outside\n", H.sh("readlink " .. out .. "/a"))
+    -- A link planted under the (predictable) temporary name of a text
+    -- output fails the write instead of being written through.
+    local outputs = require "pixjit.batch.outputs"
+    local target = out .. "/t.json"
+    os.execute("ln -s ../outside/victim '" .. sys.temp_name(target) .. "'")
+    local ok, err = pcall(outputs.write_text, { out = out, outputs = {}, job = {} }, target, "x")
+    assert.is_false(ok)
+    assert.matches("File exists", tostring(err))
+    assert.are.equal("", outside_files())
   end)
 
   it("keeps archive members relative, whatever the job allows", function()

@@ -1,6 +1,8 @@
 -- pixjit.batch.outputs: where a batch writes: templates filled from an
 -- input's fields, and every file written under a temporary name then
 -- renamed, so no partial file is ever visible under its final name.
+local ffi = require "ffi"
+local bit = require "bit"
 local pj = require "pixjit"
 local core = require "pixjit.core"
 local sys = require "pixjit.sys"
@@ -169,7 +171,7 @@ local function mkdir_p(ctx, dir)
     core.raise("output folder " .. ctx.out .. " no longer exists", 0)
   end
   local ok, err = pcall(pj.mkdir, dir)
-  if not ok then fail_io(tostring(err):gsub("^pixjit%.mkdir: ", ""), require("ffi").errno()) end
+  if not ok then fail_io(tostring(err):gsub("^pixjit%.mkdir: ", ""), ffi.errno()) end
 end
 
 -- Makes path's folder and checks the path for links.
@@ -184,6 +186,14 @@ end
 function M.write_atomic(ctx, path, writer)
   prepare(ctx, path)
   local tmp = sys.temp_name(path)
+  -- Made here, exclusively: a link planted under the temporary's name
+  -- (which is predictable) fails the write instead of being followed.
+  local fd = sys.C.open(tmp, bit.bor(sys.O_WRONLY, sys.O_CREAT, sys.O_EXCL, sys.O_CLOEXEC), 438) -- 0666
+  if fd < 0 then
+    local errno = ffi.errno()
+    fail_io(tmp .. ": " .. sys.errstr(), errno)
+  end
+  sys.C.close(fd)
   local ok, err = pcall(writer, tmp)
   if not ok then
     sys.C.unlink(tmp)
