@@ -39,6 +39,10 @@ int pj_format_of_path(const char *path);
 /* The temporary name beside path that an atomic write uses:
  * ".NAME.pjtmp-HOST-PID-TAG" in path's directory. */
 int pj_temp_path(char *out, size_t n, const char *path, const char *tag);
+/* Creates the temporary file tmp for writing, exclusively (O_EXCL): a file
+ * or link already under that name (a dead process's, or planted) is
+ * removed, never written through.  Returns the descriptor or -1 (errno). */
+int pj_open_temp(const char *tmp);
 
 /* Checks w x h x c against max_pixels (<= 0: default) and the int32 stride
  * without overflowing; on success stores the tight row size in *stride. */

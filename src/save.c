@@ -61,6 +61,15 @@ int pj_temp_path(char *out, size_t n, const char *path, const char *tag) {
                  (int)n ? PJ_OK : pj_fail(PJ_EARG, "%s: path too long", path);
 }
 
+int pj_open_temp(const char *tmp) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0 && errno == EEXIST) { /* left by a process that died, or planted */
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  }
+  return fd;
+}
+
 /* Writes n bytes to path: to a new temporary file beside it, renamed over
  * path when complete (atomic), or straight to path.  Returns the stage
  * that failed (STAGE_OK) with *err its errno. */
@@ -73,11 +82,7 @@ static int write_file(const char *path, const uint8_t *data, size_t n, bool atom
     if (pj_temp_path(tmp, sizeof tmp, path, tag)) return *err = ENAMETOOLONG, STAGE_OPEN;
     target = tmp;
   }
-  int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (atomic ? O_EXCL : 0), 0666);
-  if (fd < 0 && atomic && errno == EEXIST) { /* left by a process that died */
-    unlink(target);
-    fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  }
+  int fd = atomic ? pj_open_temp(target) : open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return *err = errno, STAGE_OPEN;
   int e = write_all(fd, data, n);
   if (close(fd) != 0 && !e) e = errno;

@@ -56,10 +56,19 @@ static int write_archive(const char *tmp, const pj_tar_member *m, int32_t n, uin
   struct archive *a = archive_write_new();
   if (!a) return pj_fail(PJ_ENOMEM, "%s: out of memory", path);
   int rc = PJ_OK;
+  /* Opened here, not by libarchive, so the temporary is created
+   * exclusively (libarchive would follow a link under its name). */
+  const int fd = pj_open_temp(tmp);
+  if (fd < 0) {
+    rc = pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
+    archive_write_free(a);
+    return rc;
+  }
   if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-      archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+      archive_write_open_fd(a, fd) != ARCHIVE_OK) {
     rc = pj_fail_errno(PJ_EIO, archive_errno(a), "%s: %s", path, archive_error_string(a));
     archive_write_free(a);
+    close(fd);
     return rc;
   }
   const time_t now = time(NULL);
@@ -84,6 +93,7 @@ static int write_archive(const char *tmp, const pj_tar_member *m, int32_t n, uin
   if (archive_write_close(a) != ARCHIVE_OK && !rc)
     rc = pj_fail_errno(PJ_EIO, archive_errno(a), "%s: %s", path, archive_error_string(a));
   archive_write_free(a);
+  if (close(fd) != 0 && !rc) rc = pj_fail_errno(PJ_EIO, errno, "%s: %s", path, strerror(errno));
   return rc;
 }
 

@@ -563,6 +563,17 @@ describe("--batch outputs stay in --output", function()
     assert.is_false(ok)
     assert.matches("File exists", tostring(err))
     assert.are.equal("", outside_files())
+    -- Images and tars (written by the C core) replace such a link with a
+    -- file of their own.
+    local pid = tonumber(H.sh("echo $PPID"):match("%d+"))
+    local tag = sys.host_tag() .. "-" .. pid
+    os.execute("ln -s ../outside/victim2 " .. out .. "/.t.tar.pjtmp-" .. tag .. "-tar")
+    os.execute("ln -s ../outside/victim3 " .. out .. "/.t.png.pjtmp-" .. tag .. "-t0")
+    pj.save_tar(out .. "/t.tar", { { name = "a.png", image = img } })
+    pj.save_all({ img }, { out .. "/t.png" })
+    assert.are.equal("", outside_files())
+    assert.is_true(H.same_pixels(img, pj.load(out .. "/t.png")))
+    assert.is_true(H.exists(out .. "/t.tar"))
   end)
 
   it("keeps archive members relative, whatever the job allows", function()
