@@ -272,6 +272,15 @@ end)
 -- Both profilers against a plain run of the same work, timed by its own
 -- clock: a page load, JSON quads, crops, colours, a resize and a pack.
 describe("profilers against a plain run", function()
+  -- Times are compared on the plain build only: under a sanitizer every
+  -- allocation and free costs several times more, so where the profiler's
+  -- own tables move a garbage collection weighs far more than it does for
+  -- users, and the comparison would measure the sanitizer.
+  local build = os.getenv("BUILD") or "build"
+  if build ~= "build" then
+    it("is checked on the plain build", function() pending("BUILD is " .. build) end)
+    return
+  end
   local page, quads = H.tmp .. "/truth-page.png", H.tmp .. "/truth-quads.json"
   -- Work on lines 1-7; the plain copy appends mark(n) to each line, so
   -- line numbers agree.
