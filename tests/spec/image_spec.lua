@@ -1,4 +1,5 @@
 local pj = require "pixjit"
+local H = require "spec.helper"
 
 describe("pj.new", function()
   it("makes a zero-filled image with a tight stride", function()
@@ -137,6 +138,40 @@ describe("memory", function()
     end
     -- 2000 x 4 MiB = 8 GiB allocated in total; live memory stays low.
     assert.is_true(peak < 400 * 2^20, "peak live pixel memory " .. peak)
+  end)
+
+  it("lets garbage grow at most 1/16 of a container's memory limit", function()
+    local function step_max(root)
+      local out, rc = H.sh("PIXJIT_CGROUP_ROOT=" .. root .. " " .. H.pixjit ..
+                           " -e 'io.write(require(\"pixjit.core\").step_max)'")
+      assert.are.equal(0, rc, out)
+      return tonumber(out)
+    end
+    local fake = H.tmp .. "/cgroup-mem"
+    os.execute("rm -rf " .. fake .. " && mkdir -p " .. fake)
+    assert.are.equal(256 * 2^20, step_max(fake)) -- no limit: the cap
+    -- cgroup v2: the root's memory.max binds every cgroup below it.
+    H.write("cgroup-mem/memory.max", "1073741824\n")
+    assert.are.equal(64 * 2^20, step_max(fake))
+    H.write("cgroup-mem/memory.max", "max\n")
+    assert.are.equal(256 * 2^20, step_max(fake))
+    -- cgroup v1: the memory hierarchy of this process's own cgroup.
+    local own
+    for line in io.lines("/proc/self/cgroup") do
+      local ctrls, path = line:match("^%d+:([^:]*):(.*)$")
+      if ctrls and ("," .. ctrls .. ","):find(",memory,", 1, true) then own = path end
+    end
+    if own then
+      local dir = fake .. "/memory" .. (own == "/" and "" or own)
+      os.execute("mkdir -p '" .. dir .. "'")
+      local f = assert(io.open(dir .. "/memory.limit_in_bytes", "w"))
+      f:write("536870912\n")
+      f:close()
+      assert.are.equal(32 * 2^20, step_max(fake))
+    end
+    -- Never below the 8 MB the collector starts with.
+    H.write("cgroup-mem/memory.max", "1048576\n")
+    assert.are.equal(8 * 2^20, step_max(fake))
   end)
 end)
 
