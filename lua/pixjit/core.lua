@@ -331,6 +331,9 @@ local STEP = 8 * 2^20
 local STEP_MAX = math.max(STEP, math.min(256 * 2^20, memory_bytes() / 16))
 M.step_max = STEP_MAX
 local threshold = STEP
+-- The cache keeps its default (96 MB) where that fits the cap.
+local CACHE_FLOOR = math.min(96 * 2^20, STEP_MAX)
+C.pj_cache_limit(CACHE_FLOOR)
 
 local function account()
   local live = tonumber(C.pj_mem_live())
@@ -339,7 +342,7 @@ local function account()
     live = tonumber(C.pj_mem_live())
     local step = math.min(STEP_MAX, math.max(STEP, collectgarbage("count") * 1024 * 16))
     threshold = live + step
-    C.pj_cache_limit(math.max(96 * 2^20, step))
+    C.pj_cache_limit(math.max(CACHE_FLOOR, step))
   end
 end
 M.account = account

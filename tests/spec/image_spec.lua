@@ -153,6 +153,9 @@ describe("memory", function()
     -- cgroup v2: the root's memory.max binds every cgroup below it.
     H.write("cgroup-mem/memory.max", "1073741824\n")
     assert.are.equal(64 * 2^20, step_max(fake))
+    -- The freed-buffer cache stays within the same cap.
+    local out = H.sh("PIXJIT_CGROUP_ROOT=" .. fake .. " " .. H.pixjit .. " -e 'io.write(tonumber(pj.C.pj_cache_limit(-1)))'")
+    assert.are.equal(64 * 2^20, tonumber(out))
     H.write("cgroup-mem/memory.max", "max\n")
     assert.are.equal(256 * 2^20, step_max(fake))
     -- cgroup v1: the memory hierarchy of this process's own cgroup.
