@@ -147,6 +147,45 @@ int pj_info_bytes(const void *data, size_t size, const char *name, const pj_deco
  * memory whole, up to this. */
 #define PIPE_MAX_BYTES ((size_t)1 << 31)
 
+/* Reads fp to its end into a new buffer (*out, the caller's to free) that
+ * begins with the n bytes of prefix; more than max bytes fail. */
+static int read_all(FILE *fp, const char *name, const uint8_t *prefix, size_t n, size_t max,
+                    uint8_t **out, size_t *size) {
+  size_t cap = (size_t)1 << 20;
+  uint8_t *buf = malloc(cap);
+  if (!buf) return pj_fail(PJ_ENOMEM, "%s: out of memory", name);
+  if (n) memcpy(buf, prefix, n);
+  for (;;) {
+    n += fread(buf + n, 1, cap - n, fp); /* short only at the end or on an error */
+    if (ferror(fp)) {
+      const int e = errno;
+      free(buf);
+      return pj_fail_errno(PJ_EIO, e, "%s: %s", name, strerror(e));
+    }
+    if (n < cap) break;
+    uint8_t *g = cap >= max || cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+    if (!g) {
+      free(buf);
+      return cap >= max ? pj_fail(PJ_ENOMEM, "%s: more than %zu bytes from a pipe", name, cap)
+                        : pj_fail(PJ_ENOMEM, "%s: out of memory", name);
+    }
+    buf = g, cap *= 2;
+  }
+  *out = buf, *size = n;
+  return PJ_OK;
+}
+
+int pj_source_bytes(pj_source *src, const uint8_t **data, size_t *size, uint8_t **owned) {
+  *owned = NULL;
+  if (!src->fp) {
+    *data = src->data, *size = src->size;
+    return PJ_OK;
+  }
+  if (read_all(src->fp, src->name, NULL, 0, SIZE_MAX, owned, size)) return pj_errcode();
+  *data = *owned;
+  return PJ_OK;
+}
+
 /* Opens path as a source: the file itself when it can seek back, its
  * bytes read into *owned (the caller's to free) when it cannot.  head
  * receives the first *n bytes either way. */
@@ -165,32 +204,11 @@ static int open_source(const char *path, pj_source *src, uint8_t head[HEAD_BYTES
     *src = (pj_source){.fp = fp, .name = path};
     return PJ_OK;
   }
-  size_t cap = 1 << 20, size = *n;
-  uint8_t *buf = malloc(cap);
-  if (buf) memcpy(buf, head, size);
-  while (buf && !feof(fp) && !ferror(fp)) {
-    if (size == cap) {
-      uint8_t *q = cap < PIPE_MAX_BYTES ? realloc(buf, cap * 2) : NULL;
-      if (!q) {
-        free(buf);
-        fclose(fp);
-        return pj_fail(PJ_ENOMEM, "%s: more than %zu bytes from a pipe, or out of memory", path,
-                       cap);
-      }
-      buf = q;
-      cap *= 2;
-    }
-    size += fread(buf + size, 1, cap - size, fp);
-  }
-  int e = ferror(fp) ? errno : 0;
+  size_t size;
+  const int rc = read_all(fp, path, head, *n, PIPE_MAX_BYTES, owned, &size);
   fclose(fp);
-  if (!buf) return pj_fail(PJ_ENOMEM, "%s: out of memory", path);
-  if (e) {
-    free(buf);
-    return pj_fail_errno(PJ_EIO, e, "%s: %s", path, strerror(e));
-  }
-  *owned = buf;
-  *src = (pj_source){.data = buf, .size = size, .name = path};
+  if (rc) return rc;
+  *src = (pj_source){.data = *owned, .size = size, .name = path};
   return PJ_OK;
 }
 

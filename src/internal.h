@@ -103,6 +103,9 @@ typedef struct pj_source {
 /* Codecs; opts is already defaulted (no zero fields but channels).  Each
  * stores the EXIF orientation it found (1-8; 0 for none) in *orientation
  * and returns the pixels as stored. */
+/* src's bytes whole: its own memory, or its file read to the end into
+ * *owned (the caller frees it; NULL for memory).  Errors name the file. */
+int pj_source_bytes(pj_source *src, const uint8_t **data, size_t *size, uint8_t **owned);
 pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientation);
 /* pixjit's own PNG decoder (png_read.c) for the common layouts.  NULL with
  * *declined set means "not for this decoder": the source must be rewound

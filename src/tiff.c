@@ -120,27 +120,10 @@ static TIFF *open_mem(tiff_mem *m, const char *name, const char *mode, int64_t m
 
 /* The whole source in memory (data points into it or into *owned). */
 static int slurp(pj_source *src, tiff_mem *m, uint8_t **owned) {
-  *owned = NULL;
-  if (!src->fp) {
-    m->data = (uint8_t *)src->data, m->size = src->size;
-    return PJ_OK;
-  }
-  size_t cap = 1 << 20, n = 0;
-  uint8_t *d = malloc(cap);
-  for (;;) {
-    if (!d) return pj_fail(PJ_ENOMEM, "%s: out of memory", src->name);
-    n += fread(d + n, 1, cap - n, src->fp);
-    if (ferror(src->fp)) {
-      free(d);
-      return pj_fail_errno(PJ_EIO, errno, "%s: %s", src->name, strerror(errno));
-    }
-    if (n < cap) break;
-    uint8_t *g = cap > SIZE_MAX / 2 ? NULL : realloc(d, cap * 2);
-    if (!g) free(d);
-    d = g, cap *= 2;
-  }
-  m->data = d, m->size = n;
-  *owned = d;
+  const uint8_t *data;
+  size_t size;
+  if (pj_source_bytes(src, &data, &size, owned)) return pj_errcode();
+  m->data = (uint8_t *)data, m->size = size; /* read only ("rm") */
   return PJ_OK;
 }
 
@@ -347,18 +330,27 @@ static int tiff_fail(int rc, const tiff_mem *m, const char *name) {
   return rc;
 }
 
+/* Opens src's page opts->page and reads its layout.  Whatever the result,
+ * *tif (NULL when it could not be opened) is the caller's to TIFFClose and
+ * *owned its to free; m holds the bytes and libtiff's first error. */
+static int open_page(pj_source *src, const pj_decode_opts *opts, tiff_mem *m, uint8_t **owned,
+                     TIFF **tif, layout *L) {
+  *tif = NULL;
+  if (slurp(src, m, owned)) return pj_errcode();
+  *tif = open_mem(m, src->name, "rm", opts->max_pixels);
+  if (!*tif) return tiff_fail(PJ_ECORRUPT, m, src->name);
+  const int rc = go_to_page(*tif, opts->page, src->name);
+  return rc ? rc : read_layout(*tif, L, src->name);
+}
+
 pj_image *pj_tiff_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
   tiff_mem m = {0};
-  uint8_t *owned;
-  if (slurp(src, &m, &owned)) return NULL;
-  pj_image *img = NULL;
-  int rc = PJ_OK;
-  TIFF *tif = open_mem(&m, src->name, "rm", opts->max_pixels);
+  uint8_t *owned = NULL;
+  TIFF *tif;
   layout L;
-  if (!tif) {
-    rc = tiff_fail(PJ_ECORRUPT, &m, src->name);
-  } else if (!(rc = go_to_page(tif, opts->page, src->name)) &&
-             !(rc = read_layout(tif, &L, src->name))) {
+  pj_image *img = NULL;
+  int rc = open_page(src, opts, &m, &owned, &tif, &L);
+  if (!rc) {
     if (pj_check_dims(L.w, L.h, L.channels, opts->max_pixels, NULL)) {
       rc = pj_fail_prefix(src->name);
     } else if (!(img = pj_image_alloc((int32_t)L.w, (int32_t)L.h, L.channels))) {
@@ -382,15 +374,11 @@ pj_image *pj_tiff_read(pj_source *src, const pj_decode_opts *opts, int *orientat
 
 int pj_tiff_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info) {
   tiff_mem m = {0};
-  uint8_t *owned;
-  if (slurp(src, &m, &owned)) return pj_errcode();
-  int rc;
-  TIFF *tif = open_mem(&m, src->name, "rm", opts->max_pixels);
+  uint8_t *owned = NULL;
+  TIFF *tif;
   layout L;
-  if (!tif) {
-    rc = tiff_fail(PJ_ECORRUPT, &m, src->name);
-  } else if (!(rc = go_to_page(tif, opts->page, src->name)) &&
-             !(rc = read_layout(tif, &L, src->name))) {
+  int rc = open_page(src, opts, &m, &owned, &tif, &L);
+  if (!rc) {
     info->format = PJ_FMT_TIFF;
     info->width = (int32_t)L.w, info->height = (int32_t)L.h;
     info->channels = L.channels;

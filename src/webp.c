@@ -17,32 +17,6 @@
 #include <webp/demux.h>
 #include <webp/encode.h>
 
-/* The whole source in memory: src's own bytes, or *owned read from its
- * file. */
-static int slurp(pj_source *src, const uint8_t **data, size_t *size, uint8_t **owned) {
-  *owned = NULL;
-  if (!src->fp) {
-    *data = src->data, *size = src->size;
-    return PJ_OK;
-  }
-  size_t cap = 1 << 20, n = 0;
-  uint8_t *d = malloc(cap);
-  for (;;) {
-    if (!d) return pj_fail(PJ_ENOMEM, "%s: out of memory", src->name);
-    n += fread(d + n, 1, cap - n, src->fp);
-    if (ferror(src->fp)) {
-      free(d);
-      return pj_fail_errno(PJ_EIO, errno, "%s: %s", src->name, strerror(errno));
-    }
-    if (n < cap) break;
-    uint8_t *g = cap > SIZE_MAX / 2 ? NULL : realloc(d, cap * 2);
-    if (!g) free(d);
-    d = g, cap *= 2;
-  }
-  *data = d, *size = n, *owned = d;
-  return PJ_OK;
-}
-
 static const char *status_text(VP8StatusCode s) {
   switch (s) {
   case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
@@ -84,7 +58,7 @@ pj_image *pj_webp_read(pj_source *src, const pj_decode_opts *opts, int *orientat
   const uint8_t *data;
   size_t size;
   uint8_t *owned;
-  if (slurp(src, &data, &size, &owned)) return NULL;
+  if (pj_source_bytes(src, &data, &size, &owned)) return NULL;
   WebPBitstreamFeatures f;
   int c;
   pj_image *img = NULL;
@@ -110,7 +84,7 @@ int pj_webp_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info
   const uint8_t *data;
   size_t size;
   uint8_t *owned;
-  if (slurp(src, &data, &size, &owned)) return pj_errcode();
+  if (pj_source_bytes(src, &data, &size, &owned)) return pj_errcode();
   WebPBitstreamFeatures f;
   int c;
   int rc = header(data, size, src->name, opts, &f, &c);
