@@ -96,6 +96,17 @@ static int exif_orientation(j_decompress_ptr cinfo) {
   return 0;
 }
 
+/* Attaches src to cinfo and reads the header, APP1 (EXIF) kept.  A failure
+ * jumps to the caller's setjmp. */
+static void read_header(j_decompress_ptr cinfo, const pj_source *src) {
+  if (src->fp)
+    jpeg_stdio_src(cinfo, src->fp);
+  else
+    jpeg_mem_src(cinfo, src->data, (unsigned long)src->size);
+  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(cinfo, TRUE);
+}
+
 pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
   struct jpeg_decompress_struct cinfo;
   jpeg_ctx ctx;
@@ -119,12 +130,7 @@ pj_image *pj_jpeg_read(pj_source *src, const pj_decode_opts *opts, int *orientat
   jpeg_create_decompress(&cinfo);
   ctx.progress.progress_monitor = on_progress;
   cinfo.progress = &ctx.progress;
-  if (src->fp)
-    jpeg_stdio_src(&cinfo, src->fp);
-  else
-    jpeg_mem_src(&cinfo, src->data, (unsigned long)src->size);
-  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
-  jpeg_read_header(&cinfo, TRUE);
+  read_header(&cinfo, src);
   *orientation = exif_orientation(&cinfo);
   int c;
   bool is_cmyk;
@@ -169,12 +175,7 @@ int pj_jpeg_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *info
     return ctx.code;
   }
   jpeg_create_decompress(&cinfo);
-  if (src->fp)
-    jpeg_stdio_src(&cinfo, src->fp);
-  else
-    jpeg_mem_src(&cinfo, src->data, (unsigned long)src->size);
-  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
-  jpeg_read_header(&cinfo, TRUE);
+  read_header(&cinfo, src);
   int c;
   bool is_cmyk;
   int rc = setup(&cinfo, src->name, opts, &c, &is_cmyk);

@@ -115,6 +115,24 @@ static const png_byte ignored_chunks[] =
     "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0"
     "sCAL\0sPLT\0sRGB\0sTER\0tEXt\0tIME\0zTXt\0";
 
+/* The reader's settings for both the decode and the header probe: reads
+ * through ctx, CRC errors fatal, ancillary chunks skipped, chunk sizes
+ * and dimensions bounded by opts and pixjit's own checks. */
+static void configure(png_structp png, png_ctx *ctx, const pj_decode_opts *opts) {
+  png_set_read_fn(png, ctx, ctx->src->fp ? read_file : read_mem);
+  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+#ifdef PNG_IGNORE_ADLER32
+  /* Every IDAT chunk's CRC-32 already covers the compressed bytes the
+   * zlib Adler-32 would check again (about 6% of a decode). */
+  png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks,
+                              (int)(sizeof ignored_chunks / 5));
+  png_set_chunk_malloc_max(png, (png_alloc_size_t)opts->max_chunk_bytes);
+  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+}
+
 pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientation) {
   png_ctx ctx;
   ctx_init(&ctx, src);
@@ -140,21 +158,7 @@ pj_image *pj_png_read(pj_source *src, const pj_decode_opts *opts, int *orientati
     return NULL; /* message already recorded */
   }
 
-  if (src->fp)
-    png_set_read_fn(png, &ctx, read_file);
-  else
-    png_set_read_fn(png, &ctx, read_mem);
-  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
-#ifdef PNG_IGNORE_ADLER32
-  /* Every IDAT chunk's CRC-32 already covers the compressed bytes the
-   * zlib Adler-32 would check again (about 6% of a decode). */
-  png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
-#endif
-  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
-  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks,
-                              (int)(sizeof ignored_chunks / 5));
-  png_set_chunk_malloc_max(png, (png_alloc_size_t)opts->max_chunk_bytes);
-  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  configure(png, &ctx, opts);
 
   png_read_info(png, info);
   png_uint_32 w = png_get_image_width(png, info);
@@ -212,13 +216,7 @@ int pj_png_info(pj_source *src, const pj_decode_opts *opts, pj_image_info *out) 
     if (code == PJ_ECORRUPT) return pj_fail(code, "%s: invalid PNG: %s", src->name, ctx.msg);
     return code;
   }
-  png_set_read_fn(png, &ctx, src->fp ? read_file : read_mem);
-  png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
-  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
-  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks,
-                              (int)(sizeof ignored_chunks / 5));
-  png_set_chunk_malloc_max(png, (png_alloc_size_t)opts->max_chunk_bytes);
-  png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+  configure(png, &ctx, opts);
   /* Everything before the first IDAT: IHDR, PLTE, tRNS, an early eXIf. */
   png_read_info(png, info);
   const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
