@@ -61,6 +61,19 @@ typedef struct two {
   int32_t arg;
 } two;
 
+/* A new w x h image of img's channels whose rows fn makes from img (a
+ * `two` job carrying arg), timed as kernel k.  New reference, or NULL. */
+static pj_image *make_rows(const pj_image *img, int32_t w, int32_t h, int32_t arg, pj_rows_fn fn,
+                           int k) {
+  int64_t t0 = pj_clock_ns();
+  pj_image *out = pj_image_alloc(w, h, img->channels);
+  if (!out) return NULL;
+  two j = {img, out, arg};
+  pj_rows(h, work_of(img), fn, &j);
+  pj_stats_add(k, t0, pj_pixels_of(out));
+  return out;
+}
+
 static void swap_rows(void *arg, int32_t y0, int32_t y1) {
   const two *j = arg;
   const int c = j->src->channels;
@@ -80,13 +93,7 @@ pj_image *pj_image_swap_rb(const pj_image *img) {
   if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
   if (img->channels < 3)
     return pj_fail_null(PJ_EARG, "the image must have 3 or 4 channels, got %d", img->channels);
-  int64_t t0 = pj_clock_ns();
-  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
-  if (!out) return NULL;
-  two j = {img, out, 0};
-  pj_rows(img->height, work_of(img), swap_rows, &j);
-  pj_stats_add(PJ_KERNEL_SWAP_RB, t0, pj_pixels_of(out));
-  return out;
+  return make_rows(img, img->width, img->height, 0, swap_rows, PJ_KERNEL_SWAP_RB);
 }
 
 /* ---- pad -------------------------------------------------------------------------- */
@@ -197,13 +204,7 @@ static void flip_rows(void *arg, int32_t y0, int32_t y1) {
 pj_image *pj_image_flip(const pj_image *img, int mode) {
   if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
   if (mode < PJ_FLIP_HORIZONTAL || mode > PJ_FLIP_BOTH) return pj_fail_null(PJ_EARG, "unknown flip %d", mode);
-  int64_t t0 = pj_clock_ns();
-  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
-  if (!out) return NULL;
-  two j = {img, out, mode};
-  pj_rows(img->height, work_of(img), flip_rows, &j);
-  pj_stats_add(PJ_KERNEL_FLIP, t0, pj_pixels_of(out));
-  return out;
+  return make_rows(img, img->width, img->height, mode, flip_rows, PJ_KERNEL_FLIP);
 }
 
 /* ---- rot90 ------------------------------------------------------------------------ */
@@ -327,13 +328,7 @@ pj_image *pj_image_rot90(const pj_image *img, int32_t k) {
   k = ((k % 4) + 4) % 4;
   if (k == 0) return pj_image_clone(img);
   if (k == 2) return pj_image_flip(img, PJ_FLIP_BOTH);
-  int64_t t0 = pj_clock_ns();
-  pj_image *out = pj_image_alloc(img->height, img->width, img->channels);
-  if (!out) return NULL;
-  two j = {img, out, k};
-  pj_rows(out->height, work_of(img), turn_rows, &j);
-  pj_stats_add(PJ_KERNEL_ROT90, t0, pj_pixels_of(out));
-  return out;
+  return make_rows(img, img->height, img->width, k, turn_rows, PJ_KERNEL_ROT90);
 }
 
 /* ---- invert ----------------------------------------------------------------------- */
@@ -373,11 +368,5 @@ static void invert_rows(void *arg, int32_t y0, int32_t y1) {
 
 pj_image *pj_image_invert(const pj_image *img) {
   if (!live(img)) return pj_fail_null(PJ_EARG, "image is freed or NULL");
-  int64_t t0 = pj_clock_ns();
-  pj_image *out = pj_image_alloc(img->width, img->height, img->channels);
-  if (!out) return NULL;
-  two j = {img, out, 0};
-  pj_rows(img->height, work_of(img), invert_rows, &j);
-  pj_stats_add(PJ_KERNEL_INVERT, t0, pj_pixels_of(out));
-  return out;
+  return make_rows(img, img->width, img->height, 0, invert_rows, PJ_KERNEL_INVERT);
 }
