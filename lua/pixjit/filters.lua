@@ -10,13 +10,19 @@ local int, num, image, wrap = core.int, core.num, core.image, core.wrap
 
 local M = {}
 
--- img:blur(kw [, kh]) -> kw x kh normalised box filter (kh defaults to kw).
-function M.blur(img, kw, kh)
-  local f = "img:blur"
-  image(f, "self", img)
-  int(f, "kw", kw)
-  return wrap(f, C.pj_image_blur(img, kw, kh == nil and kw or int(f, "kh", kh)))
+-- The method img:name(kw [, kh]) of a kernel over a kw x kh rectangle (kh
+-- defaults to kw), run by the C function fn.
+local function rect_kernel(name, fn)
+  local f = "img:" .. name
+  return function(img, kw, kh)
+    image(f, "self", img)
+    int(f, "kw", kw)
+    return wrap(f, fn(img, kw, kh == nil and kw or int(f, "kh", kh)))
+  end
 end
+
+-- img:blur(kw [, kh]) -> kw x kh normalised box filter.
+M.blur = rect_kernel("blur", C.pj_image_blur)
 
 -- img:gaussian_blur(k [, sigma]) -> k x k Gaussian; sigma 0 (the default)
 -- derives it from k, k = 0 derives k from sigma.
@@ -29,19 +35,8 @@ end
 
 -- img:dilate(kw [, kh]) / img:erode(kw [, kh]) -> maximum / minimum over a
 -- kw x kh rectangle.
-function M.dilate(img, kw, kh)
-  local f = "img:dilate"
-  image(f, "self", img)
-  int(f, "kw", kw)
-  return wrap(f, C.pj_image_dilate(img, kw, kh == nil and kw or int(f, "kh", kh)))
-end
-
-function M.erode(img, kw, kh)
-  local f = "img:erode"
-  image(f, "self", img)
-  int(f, "kw", kw)
-  return wrap(f, C.pj_image_erode(img, kw, kh == nil and kw or int(f, "kh", kh)))
-end
+M.dilate = rect_kernel("dilate", C.pj_image_dilate)
+M.erode = rect_kernel("erode", C.pj_image_erode)
 
 local TYPES = { binary = C.PJ_THRESH_BINARY, binary_inv = C.PJ_THRESH_BINARY_INV,
                 trunc = C.PJ_THRESH_TRUNC, tozero = C.PJ_THRESH_TOZERO,
