@@ -17,6 +17,8 @@ import time
 import cv2
 import numpy as np
 
+from cvcrop import crops_of
+
 data, disk, tmpfs, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 cv2.setNumThreads(2)
 
@@ -29,19 +31,6 @@ def median_ms(fn, n=reps):
         fn()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts) * 1000
-
-
-def crops_of(img, quads):
-    out = []
-    for q in quads:
-        tl, tr, br, bl = q
-        w = max(int(np.linalg.norm(br - bl)), int(np.linalg.norm(tr - tl)))
-        h = max(int(np.linalg.norm(tr - br)), int(np.linalg.norm(tl - bl)))
-        dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
-        m = cv2.getPerspectiveTransform(q, dst)
-        out.append(cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0))
-    return out
 
 
 # Every timed run writes into a new, empty folder (deleting the last run's

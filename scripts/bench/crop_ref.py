@@ -10,22 +10,15 @@ import time
 import cv2
 import numpy as np
 
+from cvcrop import crops_of
+
 img = cv2.imread(sys.argv[1], cv2.IMREAD_COLOR)
 quads = [np.array(q, dtype=np.float32) for q in json.load(open(sys.argv[2]))]
 reps = int(sys.argv[3])
 
 
 def crop_all():
-    out = []
-    for q in quads:
-        tl, tr, br, bl = q
-        w = max(int(np.linalg.norm(br - bl)), int(np.linalg.norm(tr - tl)))
-        h = max(int(np.linalg.norm(tr - br)), int(np.linalg.norm(tl - bl)))
-        dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
-        m = cv2.getPerspectiveTransform(q, dst)
-        out.append(cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0))
-    return out
+    return crops_of(img, quads)
 
 
 cv2.setNumThreads(int(sys.argv[4]) if len(sys.argv) > 4 else 1)
