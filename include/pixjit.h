@@ -293,6 +293,11 @@ PJ_API void pj_threads_set(int n);
 /* Fills *info, re-reading the affinity mask and cgroup quota.  The cgroup
  * tree is read under PIXJIT_CGROUP_ROOT when set (default /sys/fs/cgroup). */
 PJ_API void pj_cpu_info_get(pj_cpu_info *info);
+/* Bytes of memory this process may use: the machine's, or the tightest
+ * cgroup limit over it (v2: memory.max from its cgroup up to the root; v1:
+ * the memory hierarchy's memory.limit_in_bytes), read under
+ * PIXJIT_CGROUP_ROOT as pj_cpu_info_get does. */
+PJ_API int64_t pj_memory_limit(void);
 /* Versions of the libraries linked in: "libpng", "libjpeg-turbo", "openmp"
  * (the OpenMP spec date); static strings, "" for an unknown name. */
 PJ_API const char *pj_lib_version(const char *name);

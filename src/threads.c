@@ -53,8 +53,8 @@ static double read_cpu_max(const char *path) {
 }
 
 /* This process's cgroup path from /proc/self/cgroup: the v2 entry "0::/p",
- * or for v1 the hierarchy whose controllers include "cpu". */
-static void own_cgroup(char *v2, size_t n2, char *v1, size_t n1) {
+ * or for v1 the hierarchy whose controllers include ctrl ("cpu", "memory"). */
+static void own_cgroup(const char *ctrl, char *v2, size_t n2, char *v1, size_t n1) {
   v2[0] = v1[0] = '\0';
   FILE *f = fopen("/proc/self/cgroup", "r");
   if (!f) return;
@@ -68,7 +68,7 @@ static void own_cgroup(char *v2, size_t n2, char *v1, size_t n1) {
       snprintf(v2, n2, "%s", c2 + 1);
     } else {
       for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
-        if (strcmp(tok, "cpu") == 0) snprintf(v1, n1, "%s", c2 + 1);
+        if (strcmp(tok, ctrl) == 0) snprintf(v1, n1, "%s", c2 + 1);
     }
   }
   fclose(f);
@@ -78,7 +78,7 @@ static void own_cgroup(char *v2, size_t n2, char *v1, size_t n1) {
  * root (a parent's limit binds its children), in CPUs; 0 when none. */
 static double cgroup_quota(void) {
   char v2[512], v1[512], dir[1200], path[1300];
-  own_cgroup(v2, sizeof v2, v1, sizeof v1);
+  own_cgroup("cpu", v2, sizeof v2, v1, sizeof v1);
   const char *root = cgroup_root();
   double best = 0;
   /* cgroup v2: cpu.max at each level from ours up to the root. */
@@ -112,6 +112,44 @@ static double cgroup_quota(void) {
       }
       if (quota > 0 && period > 0) best = (double)quota / (double)period;
     }
+  }
+  return best;
+}
+
+/* One limit file's number ("max" or unreadable: 0). */
+static int64_t read_limit(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  long long v = 0;
+  if (fscanf(f, "%lld", &v) != 1) v = 0;
+  fclose(f);
+  return v > 0 ? (int64_t)v : 0;
+}
+
+int64_t pj_memory_limit(void) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  int64_t best = pages > 0 && page > 0 ? (int64_t)pages * page : (int64_t)8 << 30;
+  char v2[512], v1[512], dir[1200], path[1300];
+  own_cgroup("memory", v2, sizeof v2, v1, sizeof v1);
+  const char *root = cgroup_root();
+  /* cgroup v2: memory.max at each level from ours up to the root. */
+  snprintf(dir, sizeof dir, "%s%s", root, v2[0] == '/' ? v2 : "");
+  for (;;) {
+    snprintf(path, sizeof path, "%s/memory.max", dir);
+    const int64_t v = read_limit(path);
+    if (v > 0 && v < best) best = v;
+    if (strlen(dir) <= strlen(root)) break;
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash < dir + strlen(root)) break;
+    *slash = '\0';
+  }
+  /* cgroup v1: the memory hierarchy's limit (no limit reads as a huge
+   * number, above the machine's memory). */
+  const char *subs[] = {v1[0] == '/' && v1[1] ? v1 : "", ""};
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/memory%s/memory.limit_in_bytes", root, subs[k]);
+    const int64_t v = read_limit(path);
+    if (v > 0 && v < best) best = v;
   }
   return best;
 }

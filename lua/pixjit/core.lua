@@ -290,45 +290,8 @@ end
 -- buffers may hold one step: what a collection frees is then there for
 -- the results made before the next one, and none of them faults in fresh
 -- pages (the process held those bytes at the collection anyway).
-ffi.cdef [[ long sysconf(int name); ]]
-
--- Bytes of memory this process may use: the machine's, or the tightest
--- cgroup limit over it (v2: memory.max from its cgroup up to the root;
--- v1: the memory hierarchy's memory.limit_in_bytes).  The cgroup tree is
--- read under PIXJIT_CGROUP_ROOT when set, as for the thread count.
-local function memory_bytes()
-  local pages, size = tonumber(ffi.C.sysconf(85)), tonumber(ffi.C.sysconf(30)) -- _SC_PHYS_PAGES, _SC_PAGESIZE
-  local best = (pages and size and pages > 0 and size > 0) and pages * size or 2^33
-  local root = os.getenv("PIXJIT_CGROUP_ROOT")
-  if not root or root == "" then root = "/sys/fs/cgroup" end
-  local function limit(path)
-    local f = io.open(path)
-    if not f then return end
-    local v = tonumber(f:read("*l") or "") -- "max" (no limit) is not a number
-    f:close()
-    if v and v > 0 and v < best then best = v end
-  end
-  local f = io.open("/proc/self/cgroup")
-  if not f then return best end
-  for line in f:lines() do
-    local id, ctrls, path = line:match("^(%d+):([^:]*):(.*)$")
-    if id == "0" and ctrls == "" then
-      local dir = path
-      repeat
-        limit(root .. (dir == "/" and "" or dir) .. "/memory.max")
-        dir = dir:match("^(.+)/[^/]*$") or (dir ~= "/" and "/" or nil)
-      until not dir
-    elseif ctrls and ("," .. ctrls .. ","):find(",memory,", 1, true) then
-      limit(root .. "/memory" .. (path == "/" and "" or path) .. "/memory.limit_in_bytes")
-      limit(root .. "/memory/memory.limit_in_bytes")
-    end
-  end
-  f:close()
-  return best
-end
-
 local STEP = 8 * 2^20
-local STEP_MAX = math.max(STEP, math.min(256 * 2^20, memory_bytes() / 16))
+local STEP_MAX = math.max(STEP, math.min(256 * 2^20, tonumber(C.pj_memory_limit()) / 16))
 M.step_max = STEP_MAX
 local threshold = STEP
 -- The cache keeps its default (96 MB) where that fits the cap.
