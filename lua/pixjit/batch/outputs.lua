@@ -148,18 +148,23 @@ end
 -- Fails when path, below the output folder, passes through a symbolic
 -- link or is one: a link planted in the folder could point anywhere, so
 -- outputs never follow one.  Checked before the parents are made (mkdir
--- would follow a link) and again after.
-local function check_links(ctx, path)
+-- would follow a link) and again after.  Folders in `checked` (a set,
+-- optional) are known to be real ones already, and folders checked now
+-- are added to it.
+local function check_links(ctx, path, checked)
   if ctx.outside and ctx.outside[path] then return end
   local rel = path:sub(#ctx.out + 2)
   local p = ctx.out
   for comp in rel:gmatch("[^/]+") do
     p = p .. "/" .. comp
-    if sys.is_link(p) then
-      core.raise(string.format("%s: %s is a symbolic link; outputs do not follow links inside the output folder",
-                               path, p), 0)
+    if not (checked and checked[p]) then
+      if sys.is_link(p) then
+        core.raise(string.format("%s: %s is a symbolic link; outputs do not follow links inside the output folder",
+                                 path, p), 0)
+      end
+      if not sys.exists(p) then return end
+      if checked and p ~= path then checked[p] = true end
     end
-    if not sys.exists(p) then return end
   end
 end
 
@@ -218,10 +223,12 @@ end
 -- written under a temporary name and renamed); records the paths in ctx.
 -- The first failure fails the step, with the OS error number behind it.
 function M.save_images(ctx, imgs, paths, opts)
-  local made = {}
+  -- Each folder is made and checked once; each file's own name is checked.
+  local made, checked = {}, {}
   for _, p in ipairs(paths) do
     local dir = p:match("^(.*)/[^/]+$") or ""
-    if not made[dir] then made[dir] = true; prepare(ctx, p) else check_links(ctx, p) end
+    if not made[dir] then made[dir] = true; prepare(ctx, p) end
+    check_links(ctx, p, checked)
   end
   local _, errors = pj.save_all(imgs, paths, opts)
   for i, p in ipairs(paths) do
