@@ -120,6 +120,15 @@ end
 local FORMAT_NAMES = { [C.PJ_FMT_PNG] = "png", [C.PJ_FMT_JPEG] = "jpeg",
                        [C.PJ_FMT_TIFF] = "tiff", [C.PJ_FMT_WEBP] = "webp" }
 
+-- The pj_image_info of the file at path, or of its bytes when probe read
+-- them (a pipe); errors as pj.load's.
+local function header(f, path, bytes, o)
+  local info = ffi.new("pj_image_info")
+  local rc = bytes and C.pj_info_bytes(bytes, #bytes, path, o, info) or C.pj_info(path, o, info)
+  if rc ~= 0 then core.fail(f) end
+  return info
+end
+
 -- pj.info(path [, opts]) -> { format, width, height, channels, pages,
 -- orientation } from the header alone: width, height and channels are
 -- those pj.load returns with the same opts (orientation 5-8 swaps the
@@ -142,9 +151,7 @@ function M.info(path, opts)
     return { format = "npy", width = shape[2], height = shape[1],
              channels = lopts.channels or shape[3] or 1, pages = 1, orientation = 1 }
   end
-  local info = ffi.new("pj_image_info")
-  local rc = bytes and C.pj_info_bytes(bytes, #bytes, path, o, info) or C.pj_info(path, o, info)
-  if rc ~= 0 then core.fail(f) end
+  local info = header(f, path, bytes, o)
   return { format = FORMAT_NAMES[info.format], width = info.width, height = info.height,
            channels = info.channels, pages = info.pages, orientation = info.orientation }
 end
@@ -161,9 +168,7 @@ function M.load_pages(path, opts)
   if kind == "npy" then return { M.load(path, opts) } end
   local o, lopts = decode_opts(f, opts)
   if bytes and bytes:sub(1, 6) == npy.MAGIC then return { decode_npy(f, bytes, path, lopts.max_pixels) } end
-  local info = ffi.new("pj_image_info")
-  local rc = bytes and C.pj_info_bytes(bytes, #bytes, path, o, info) or C.pj_info(path, o, info)
-  if rc ~= 0 then core.fail(f) end
+  local info = header(f, path, bytes, o)
   local pages = {}
   for i = 1, info.pages do
     o.page = i
@@ -272,7 +277,6 @@ function M.save_all(images, paths, opts)
   return ok, errors
 end
 
--- img:encode(fmt [, opts]) -> string holding the encoded file.
 local TAR_OPTS = { quality = true, compression = true, progressive = true, lossless = true }
 
 -- pj.save_tar(path, members [, opts]): one tar file of members, each
@@ -305,6 +309,7 @@ function M.save_tar(path, members, opts)
   return n
 end
 
+-- img:encode(fmt [, opts]) -> string holding the encoded file.
 function M.encode(img, fmt, opts)
   local f = "img:encode"
   core.image(f, "self", img)
