@@ -2,13 +2,17 @@
  * buffer.c - the refcounted pixel buffers behind images and tensors, the
  * count of live pixel bytes, and a small cache of freed large buffers.
  *
- * The cache is there for loops that drop a large result and make the next
- * one: glibc hands blocks of that size back to the kernel when they are
- * freed (munmap, or trimming the heap top), so every new result would fault
- * in and zero fresh pages, which costs more than most kernels.  Freed
- * buffers (bounded in count, and in bytes by pj_cache_limit) wait for the
- * next request they fit.  Builds with AddressSanitizer keep no cache, so a use after
- * free is still caught.
+ * The cache is there for loops that drop a result and make the next one.
+ * glibc hands large blocks back to the kernel when they are freed (munmap,
+ * or trimming the heap top), so every new result would fault in and zero
+ * fresh pages, which costs more than most kernels.  Small blocks stay in
+ * glibc's bins, but a collection frees hundreds of them at once, and
+ * malloc then sorts and merges them again for every new crop, which costs
+ * more than a small kernel's work.  So freed large buffers wait (bounded
+ * in count and in bytes) for the next request they fit, and small ones wait
+ * in size classes, newest first, each kind up to pj_cache_limit bytes.
+ * Builds with AddressSanitizer keep no cache, so a use after free is still
+ * caught.
  */
 #include "internal.h"
 
@@ -30,6 +34,7 @@ struct pj_buffer {
   size_t size; /* bytes asked for */
   size_t cap;  /* bytes usable at data */
   uint8_t *data;
+  pj_buffer *next; /* in a small-size class's list while cached */
 };
 
 static atomic_llong mem_live;
@@ -46,14 +51,36 @@ int64_t pj_mem_live(void) { return atomic_load(&mem_live); }
 #define CACHE_MIN ((size_t)64 << 10)
 #define CACHE_DEFAULT ((size_t)96 << 20)
 
-/* Entries 0 .. n - 1, oldest first. */
+/* Small buffers come in size classes, four to each doubling, so that a
+ * freed one serves any later request of its class. */
+#define SMALL_CLASSES 36
+
+/* Large entries 0 .. n - 1, oldest first; small ones in one list a class,
+ * newest first. */
 static struct {
   atomic_flag lock;
   pj_buffer *slot[CACHE_SLOTS + 1];
   int n;
   size_t bytes;
   size_t limit;
+  pj_buffer *small[SMALL_CLASSES];
+  size_t small_bytes;
 } cache = {.lock = ATOMIC_FLAG_INIT, .limit = CACHE_DEFAULT};
+
+/* The class of a request of `rounded` bytes (a multiple of PJ_ALIGN below
+ * CACHE_MIN), and the capacity every buffer of a class gets. */
+static int small_class(size_t rounded) {
+  const size_t u = rounded / PJ_ALIGN; /* 1 .. 1023 */
+  if (u <= 4) return (int)u - 1;
+  int e = 63 - __builtin_clzll((unsigned long long)(u - 1)); /* 2^e < u <= 2^(e+1) */
+  return 4 + (e - 2) * 4 + (int)((u - 1 - ((size_t)1 << e)) >> (e - 2));
+}
+
+static size_t class_cap(int c) {
+  if (c < 4) return (size_t)(c + 1) * PJ_ALIGN;
+  const int e = (c - 4) / 4 + 2;
+  return (((size_t)1 << e) + (size_t)((c - 4) % 4 + 1) * ((size_t)1 << (e - 2))) * PJ_ALIGN;
+}
 
 static void cache_lock(void) {
   while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire)) {
@@ -68,13 +95,65 @@ static void cache_remove(int i) {
   cache.n--;
 }
 
-/* The smallest cached buffer of cap in [need, need + need / 4], or NULL. */
+static pj_buffer *small_take(int c) {
+  cache_lock();
+  pj_buffer *b = cache.small[c];
+  if (b) {
+    cache.small[c] = b->next;
+    cache.small_bytes -= b->cap;
+  }
+  cache_unlock();
+  return b;
+}
+
+/* Takes small buffers out, the largest classes first, until `extra` more
+ * bytes fit in the limit.  Called with the lock held; returns the list to
+ * free after letting go of it. */
+static pj_buffer *small_evict(size_t extra) {
+  pj_buffer *drop = NULL;
+  for (int c = SMALL_CLASSES - 1; c >= 0 && cache.small_bytes + extra > cache.limit; c--) {
+    while (cache.small[c] && cache.small_bytes + extra > cache.limit) {
+      pj_buffer *b = cache.small[c];
+      cache.small[c] = b->next;
+      cache.small_bytes -= b->cap;
+      b->next = drop;
+      drop = b;
+    }
+  }
+  return drop;
+}
+
+static void free_list(pj_buffer *b) {
+  while (b) {
+    pj_buffer *next = b->next;
+    free(b);
+    b = next;
+  }
+}
+
+static void small_put(pj_buffer *b) {
+  const int c = small_class(b->cap);
+  cache_lock();
+  if (cache.small_bytes + b->cap > cache.limit) {
+    cache_unlock();
+    free(b);
+    return;
+  }
+  b->next = cache.small[c];
+  cache.small[c] = b;
+  cache.small_bytes += b->cap;
+  cache_unlock();
+}
+
+/* The smallest cached buffer of cap in [need, need + need / 4], or NULL;
+ * among equals the newest, whose lines are likeliest still in cache. */
 static pj_buffer *cache_take(size_t need) {
-  if (CACHE_SLOTS == 0 || need < CACHE_MIN) return NULL;
+  if (CACHE_SLOTS == 0) return NULL;
+  if (need < CACHE_MIN) return small_take(small_class(need));
   pj_buffer *b = NULL;
   cache_lock();
   int best = -1;
-  for (int i = 0; i < cache.n; i++) {
+  for (int i = cache.n - 1; i >= 0; i--) {
     const size_t cap = cache.slot[i]->cap;
     if (cap >= need && cap - need <= need / 4 && (best < 0 || cap < cache.slot[best]->cap)) best = i;
   }
@@ -99,8 +178,12 @@ static int cache_evict(size_t extra, pj_buffer **drop) {
 
 /* Keeps b for reuse within the bounds. */
 static void cache_put(pj_buffer *b) {
-  if (CACHE_SLOTS == 0 || b->cap < CACHE_MIN) {
+  if (CACHE_SLOTS == 0) {
     free(b);
+    return;
+  }
+  if (b->cap < CACHE_MIN) {
+    small_put(b);
     return;
   }
   pj_buffer *drop[CACHE_SLOTS + 1];
@@ -119,15 +202,18 @@ static void cache_put(pj_buffer *b) {
 
 int64_t pj_cache_limit(int64_t bytes) {
   pj_buffer *drop[CACHE_SLOTS + 1];
+  pj_buffer *small = NULL;
   int nd = 0;
   cache_lock();
   const int64_t old = (int64_t)cache.limit;
   if (bytes >= 0) {
     cache.limit = (uint64_t)bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
     nd = cache_evict(0, drop);
+    small = small_evict(0);
   }
   cache_unlock();
   for (int i = 0; i < nd; i++) free(drop[i]);
+  free_list(small);
   return old;
 }
 
@@ -139,6 +225,7 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
    * slack after the header; each step checked for wrapping. */
   size_t rounded = (bytes + PJ_TAIL + PJ_ALIGN - 1) / PJ_ALIGN * PJ_ALIGN;
   if (rounded < bytes || rounded + head + PJ_ALIGN < rounded) return NULL;
+  if (rounded < CACHE_MIN) rounded = class_cap(small_class(rounded));
   pj_buffer *b = cache_take(rounded);
   if (!b) {
     /* Aligned by hand inside a plain malloc: glibc's aligned_alloc asks

@@ -233,6 +233,31 @@ static void test_buffer_reuse(void) {
   CHECK_EQ(pj_cache_limit(96 << 20), 0);
 }
 
+/* Small buffers come back by size class, the newest first, for a request
+ * of any size in the class (100x32x3 and 101x32x3 share one), zeroed when
+ * asked. */
+static void test_small_buffer_reuse(void) {
+  pj_image *a = pj_image_new(100, 32, 3, 0), *b = pj_image_new(100, 32, 3, 0);
+  uint8_t *pa = a->data, *pb = b->data;
+  memset(pa, 0xcd, (size_t)a->stride * a->height);
+  pj_image_release(a);
+  pj_image_release(b);
+  pj_image *c = pj_image_new(101, 32, 3, 0);
+  pj_image *d = pj_image_new(100, 32, 3, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(c->data == pb); /* the newest first */
+  CHECK(d->data == pa);
+#endif
+  int nonzero = 0;
+  for (int64_t i = 0; i < (int64_t)d->stride * d->height; i++) nonzero += d->data[i] != 0;
+  CHECK_EQ(nonzero, 0);
+  pj_image *big = pj_image_new(300, 100, 3, 0); /* another class: a fresh buffer */
+  CHECK(big->data != pa && big->data != pb);
+  pj_image_release(c);
+  pj_image_release(d);
+  pj_image_release(big);
+}
+
 static void *fail_in_thread(void *arg) {
   (void)arg;
   pj_image_new(0, 0, 1, 0);
@@ -269,6 +294,7 @@ int main(void) {
   RUN(test_clear_is_idempotent);
   RUN(test_memory_accounting);
   RUN(test_buffer_reuse);
+  RUN(test_small_buffer_reuse);
   RUN(test_errors_are_per_thread);
   RUN(test_threads_setting);
   return finish("core");
