@@ -55,10 +55,8 @@ local C = find_library()
 M.C = C
 M.ffi = ffi
 
--- Images handed to Lua are pj_image structs in Lua's own heap: the
--- pixels stay C's (refcounted), but the handle needs no C allocation, and
--- img:free() can drop the finalizer, which is what a GC'd handle costs
--- most.  Pointers from C are accepted wherever an image is.
+-- Images handed to Lua are the `pj_image *` that C returns (see Handles
+-- below); a pj_image struct made in Lua is accepted wherever an image is.
 local image_ptr = ffi.typeof("pj_image *")
 local image_t = ffi.typeof("pj_image")
 M.image_ptr = image_ptr
@@ -298,27 +296,110 @@ local threshold = STEP
 local CACHE_FLOOR = math.min(96 * 2^20, STEP_MAX)
 C.pj_cache_limit(CACHE_FLOOR)
 
+
+-- ---- Handles ----------------------------------------------------------------------
+
+-- An image handed to Lua is the `pj_image *` that C returned, kept in a
+-- registry instead of carrying a finalizer of its own.  A finalizer costs
+-- a table entry when it is set and an uncompiled call from the collector
+-- when it runs, several times what a small kernel does.  The registry
+-- holds each pointer twice: weakly, so that the collector drops the entry
+-- once the script has let go of the handle, and as a plain C pointer, so
+-- that pixjit can release it afterwards.  A sentinel with a finalizer
+-- marks the end of each collection; the dead entries are then released in
+-- one compiled pass at the next handle, memory count or collection step
+-- (a pass inside the finalizer would run uncompiled).
+local clear, release = C.pj_image_clear, C.pj_image_release
+local tnew = require "table.new"
+
+local cap = 1024
+local live = setmetatable(tnew(cap, 0), { __mode = "v" })
+local raw = ffi.new("pj_image *[?]", cap + 1)
+local top = 0                -- highest slot in use
+local spare, nspare = {}, 0  -- free slots below top, the lowest last
+local pending = false        -- a collection ended since the last sweep
+
+-- Releases every handle that the collector has dropped and lists the free
+-- slots again, lowest on top, so that slots in use stay packed at the
+-- bottom and top comes down after a burst.
+local function sweep()
+  pending = false
+  local n, high = 0, 0
+  for s = top, 1, -1 do
+    local p = raw[s]
+    if p ~= nil and live[s] == nil then
+      raw[s] = nil
+      release(p)
+      p = nil
+    end
+    if p ~= nil then
+      if high == 0 then high = s end
+    elseif high > 0 then
+      n = n + 1
+      spare[n] = s
+    end
+  end
+  top, nspare = high, n
+end
+
+local function arm()
+  ffi.gc(ffi.new("char[1]"), function() pending = true; arm() end)
+end
+arm()
+
+-- When the Lua state closes, every handle still registered is released.
+M.closer = ffi.gc(ffi.new("char[1]"), function()
+  for s = 1, top do
+    if raw[s] ~= nil then release(raw[s]); raw[s] = nil end
+  end
+  top = 0
+end)
+
+local function grow()
+  local ncap = cap * 2
+  local nlive = setmetatable(tnew(ncap, 0), { __mode = "v" })
+  for s = 1, top do nlive[s] = live[s] end
+  local nraw = ffi.new("pj_image *[?]", ncap + 1)
+  ffi.copy(nraw, raw, ffi.sizeof("pj_image *") * (cap + 1))
+  live, raw, cap = nlive, nraw, ncap
+end
+
+-- Releases what earlier collections dropped, if one ended since the last
+-- time.  Called before anything reads the count of live pixel bytes.
+function M.settle()
+  if pending then sweep() end
+end
+
+-- A new reference from C as a Lua-owned handle.
+local function adopt(p)
+  if pending then sweep() end
+  local s
+  if nspare > 0 then
+    s = spare[nspare]
+    nspare = nspare - 1
+  else
+    s = top + 1
+    if s > cap then grow() end
+    top = s
+  end
+  raw[s] = p
+  live[s] = p
+  return p
+end
+M.adopt = adopt
+
 local function account()
-  local live = tonumber(C.pj_mem_live())
-  if live > threshold then
+  local live_bytes = tonumber(C.pj_mem_live())
+  if live_bytes > threshold then
     collectgarbage("collect")
-    live = tonumber(C.pj_mem_live())
+    sweep()
+    live_bytes = tonumber(C.pj_mem_live())
     local step = math.min(STEP_MAX, math.max(STEP, collectgarbage("count") * 1024 * 16))
-    threshold = live + step
+    threshold = live_bytes + step
     C.pj_cache_limit(math.max(CACHE_FLOOR, step))
   end
 end
 M.account = account
-
-local clear, move = C.pj_image_clear, C.pj_image_move
-
--- A new reference from C as a Lua-owned handle (p is freed).
-local function adopt(p)
-  local h = image_t()
-  move(h, p)
-  return ffi.gc(h, clear)
-end
-M.adopt = adopt
 
 -- Wraps a new reference from C: NULL becomes a Lua error naming f and
 -- carrying C's message, raised at the user's line.
@@ -329,7 +410,8 @@ function M.wrap(f, p)
   return h
 end
 
--- Drops img's pixels now; the handle stays, reading as freed.
+-- Drops img's pixels now; the handle stays, reading as freed (the
+-- registry frees the struct itself once the handle is collected).
 function M.free(img)
   clear(img)
   if ffi.istype(image_t, img) then ffi.gc(img, nil) end

@@ -111,6 +111,7 @@ function M.free(img)
 end
 
 function M.refs(img)
+  core.settle()
   return C.pj_image_refs(image("img:refs", "self", img))
 end
 

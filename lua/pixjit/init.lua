@@ -89,6 +89,7 @@ end
 
 -- Bytes of pixel memory held by all live images.
 function pj.memory()
+  core.settle()
   return tonumber(C.pj_mem_live())
 end
 

@@ -127,6 +127,38 @@ describe("methods on wrong receivers", function()
 end)
 
 describe("memory", function()
+  it("releases each dropped handle once after a collection, freed by hand or not", function()
+    collectgarbage("collect")
+    local base = pj.memory()
+    local keep = pj.new(64, 64, 3, 9)
+    local v = keep:view(0, 0, 8, 8)
+    keep:free()
+    keep = nil
+    for _ = 1, 5000 do
+      local img = pj.new(40, 30, 3)
+      if _ % 3 == 0 then img:free() end
+    end
+    collectgarbage("collect")
+    -- Only v's buffer is left, and v still reads it.
+    assert.are.equal(64 * 64 * 3, pj.memory() - base)
+    assert.are.same({ 9, 9, 9 }, { v:get(7, 7) })
+    assert.are.equal(1, v:refs())
+    v = nil
+    collectgarbage("collect")
+    assert.are.equal(base, pj.memory())
+  end)
+
+  it("reuses the registry's slots: a long loop of small results does not grow the heap", function()
+    local src = pj.new(100, 32, 3, 5)
+    for _ = 1, 20000 do src:clone() end
+    collectgarbage("collect")
+    local kb = collectgarbage("count")
+    for _ = 1, 200000 do src:clone() end
+    collectgarbage("collect")
+    local grew = collectgarbage("count") - kb
+    assert.is_true(grew < 256, "the Lua heap grew by " .. grew .. " KiB")
+  end)
+
   it("stays bounded when thousands of large images are dropped", function()
     collectgarbage("collect")
     local base = pj.memory()
