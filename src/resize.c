@@ -72,6 +72,47 @@ static int32_t lin_pos(int32_t d, double scale, double inv, bool area, float *f)
   return s;
 }
 
+#ifdef PJ_X86_SIMD
+/* Entries [0, n) of one axis's bilinear table, 8 a step, for CPUs with
+ * AVX2: the same double and float steps as lin_pos and lin_tabs_make, in
+ * the same order, so every entry is the scalar one.  With last >= 0 the
+ * positions are clamped to [0, last] (taking weight 0 outside) and
+ * offsets are scaled by c (the x axis); with last < 0 they are kept (y).
+ * Returns the entries done. */
+__attribute__((target("avx2"))) static int32_t lin_axis_avx2(int32_t n, double scale, int32_t last,
+                                                            int c, int32_t *ofs, int16_t *w) {
+  const __m256d half = _mm256_set1_pd(0.5), vs = _mm256_set1_pd(scale);
+  const __m256 one = _mm256_set1_ps(1.f), coef = _mm256_set1_ps((float)COEF_SCALE);
+  const __m256i zero = _mm256_setzero_si256(), vlast = _mm256_set1_epi32(last);
+  const __m256i vc = _mm256_set1_epi32(c), lo16 = _mm256_set1_epi32(0xffff);
+  int32_t d = 0;
+  for (; d + 8 <= n; d += 8) {
+    const __m256d x0 = _mm256_sub_pd(
+        _mm256_mul_pd(_mm256_add_pd(_mm256_cvtepi32_pd(_mm_setr_epi32(d, d + 1, d + 2, d + 3)), half), vs),
+        half);
+    const __m256d x1 = _mm256_sub_pd(
+        _mm256_mul_pd(_mm256_add_pd(_mm256_cvtepi32_pd(_mm_setr_epi32(d + 4, d + 5, d + 6, d + 7)), half), vs),
+        half);
+    const __m256 fx = _mm256_set_m128(_mm256_cvtpd_ps(x1), _mm256_cvtpd_ps(x0));
+    const __m256 fl = _mm256_floor_ps(fx);
+    __m256i si = _mm256_cvttps_epi32(fl);
+    __m256 f = _mm256_sub_ps(fx, fl);
+    if (last >= 0) {
+      const __m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(zero, si),
+                                          _mm256_cmpgt_epi32(si, _mm256_sub_epi32(vlast, _mm256_set1_epi32(1))));
+      f = _mm256_andnot_ps(_mm256_castsi256_ps(out), f);
+      si = _mm256_mullo_epi32(_mm256_min_epi32(_mm256_max_epi32(si, zero), vlast), vc);
+    }
+    const __m256i a0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(one, f), coef));
+    const __m256i a1 = _mm256_cvtps_epi32(_mm256_mul_ps(f, coef));
+    _mm256_storeu_si256((__m256i *)(ofs + d), si);
+    _mm256_storeu_si256((__m256i *)(w + 2 * d),
+                        _mm256_or_si256(_mm256_and_si256(a0, lo16), _mm256_slli_epi32(a1, 16)));
+  }
+  return d;
+}
+#endif
+
 static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh,
                           int c, bool area) {
   t->xofs = mem;
@@ -81,7 +122,14 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
   /* OpenCV takes scale = 1 / (dst / src), not src / dst: the last bit
    * matters for positions that land on a pixel boundary. */
   const double sx = 1. / ((double)dw / sw), sy = 1. / ((double)dh / sh);
-  for (int32_t d = 0; d < dw; d++) {
+  int32_t x0 = 0, y0 = 0;
+#ifdef PJ_X86_SIMD
+  if (!area && pj_cpu_avx2()) {
+    x0 = lin_axis_avx2(dw, sx, sw - 1, c, t->xofs, t->alpha);
+    y0 = lin_axis_avx2(dh, sy, -1, 1, t->yofs, t->beta);
+  }
+#endif
+  for (int32_t d = x0; d < dw; d++) {
     float f;
     int32_t s = lin_pos(d, sx, (double)dw / sw, area, &f);
     if (s < 0) f = 0, s = 0;
@@ -90,7 +138,7 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
     t->alpha[2 * d] = sat_s16f((1.f - f) * COEF_SCALE);
     t->alpha[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
-  for (int32_t d = 0; d < dh; d++) {
+  for (int32_t d = y0; d < dh; d++) {
     float f;
     int32_t s = lin_pos(d, sy, (double)dh / sh, area, &f);
     t->yofs[d] = s;
@@ -99,22 +147,28 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
   }
 }
 
-/* ---- Horizontal pass: one source row into int sums (weights sum to 2048) --------- */
+/* ---- Horizontal pass: one source row into sums (weights sum to 2048) ------------ */
+
+/* The vertical pass only ever uses a horizontal sum shifted right by 4
+ * (OpenCV's vector code does that first), and the shifted sums of 8-bit
+ * pixels with non-negative weights fit int16: rows of sums are kept that
+ * way, half the bytes for the vertical pass to read. */
+typedef int16_t hsum;
 
 /* Output pixels [d0, dw).  At the right edge the second tap has weight 0,
  * so it may read any byte of the row: it reads the first tap again. */
 static inline __attribute__((always_inline)) void
 hpass_scalar_c(const uint8_t *s, int32_t sw, const lin_tabs *t, int32_t d0, int32_t dw,
-               int32_t *out, const int c) {
+               hsum *out, const int c) {
   for (int32_t d = d0; d < dw; d++) {
     const int32_t x = t->xofs[d], x1 = x + c < sw * c ? x + c : x;
     const int a0 = t->alpha[2 * d], a1 = t->alpha[2 * d + 1];
-    for (int k = 0; k < c; k++) out[d * c + k] = s[x + k] * a0 + s[x1 + k] * a1;
+    for (int k = 0; k < c; k++) out[d * c + k] = (hsum)((s[x + k] * a0 + s[x1 + k] * a1) >> 4);
   }
 }
 
 static void hpass_scalar(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t d0,
-                         int32_t dw, int32_t *out) {
+                         int32_t dw, hsum *out) {
   switch (c) {
   case 1: hpass_scalar_c(s, sw, t, d0, dw, out, 1); break;
   case 2: hpass_scalar_c(s, sw, t, d0, dw, out, 2); break;
@@ -133,20 +187,33 @@ static int32_t vec_limit(const lin_tabs *t, int32_t sw, int c, int32_t dw, int b
   return d;
 }
 
-/* Gray: 8 outputs a step, the byte pairs fetched with one gather of
- * 32-bit words (their low two bytes are the taps). */
+static inline int load32(const uint8_t *p) {
+  int v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* Gray: 8 outputs a step, the byte pairs fetched as 32-bit words (their
+ * low two bytes are the taps).  Eight plain loads beat vpgatherdd, which
+ * is microcoded and slow on the CPUs that patch it against Downfall. */
 __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int32_t sw,
                                                           const lin_tabs *t, int32_t dw,
-                                                          int32_t *out) {
+                                                          hsum *out) {
   const __m256i pair = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1,
                                         0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
   const int32_t end = vec_limit(t, sw, 1, dw, 4);
+  const int32_t *xofs = t->xofs;
+  const int16_t *alpha = t->alpha;
   int32_t d = 0;
   for (; d + 8 <= end; d += 8) {
-    const __m256i ofs = _mm256_loadu_si256((const __m256i *)(t->xofs + d));
-    const __m256i px = _mm256_i32gather_epi32((const int *)s, ofs, 1);
-    const __m256i a = _mm256_loadu_si256((const __m256i *)(t->alpha + 2 * d));
-    _mm256_storeu_si256((__m256i *)(out + d), _mm256_madd_epi16(_mm256_shuffle_epi8(px, pair), a));
+    const __m256i px = _mm256_setr_epi32(load32(s + xofs[d]), load32(s + xofs[d + 1]),
+                                         load32(s + xofs[d + 2]), load32(s + xofs[d + 3]),
+                                         load32(s + xofs[d + 4]), load32(s + xofs[d + 5]),
+                                         load32(s + xofs[d + 6]), load32(s + xofs[d + 7]));
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(alpha + 2 * d));
+    const __m256i r = _mm256_srai_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(px, pair), a), 4);
+    const __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(r, r), 0x08);
+    _mm_storeu_si128((__m128i *)(out + d), _mm256_castsi256_si128(p));
   }
   return d;
 }
@@ -156,7 +223,7 @@ __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int
  * weighted with one pmaddwd.  An 8-byte load covers both neighbours. */
 __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, int32_t sw, int c,
                                                            const lin_tabs *t, int32_t dw,
-                                                           int32_t *out) {
+                                                           hsum *out) {
   const __m256i pick3 = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1,
                                          0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1);
   const __m256i pick4 = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -166,17 +233,18 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const int32_t end = vec_limit(t, sw, c, dw, 8);
   int32_t d = 0;
-  /* Each pixel stores 4 ints; for 3 channels the 4th is overwritten by the
-   * next pixel, and rows of sums have 4 spare ints. */
+  /* Each pixel stores 4 sums; for 3 channels the 4th is overwritten by the
+   * next pixel, and rows of sums have 4 spare ones. */
   for (; d + 2 <= end; d += 2) {
     const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d]));
     const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d + 1]));
     const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero);
     const __m128i a = _mm_loadl_epi64((const __m128i *)(t->alpha + 2 * d));
     const __m256i w = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(a), spread);
-    const __m256i r = _mm256_madd_epi16(v, w);
-    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(r));
-    _mm_storeu_si128((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(r, 1));
+    const __m256i r = _mm256_srai_epi32(_mm256_madd_epi16(v, w), 4);
+    const __m256i p = _mm256_packs_epi32(r, r);
+    _mm_storel_epi64((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(p));
+    _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(p, 1));
   }
   return d;
 }
@@ -184,7 +252,7 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
 /* The same for CPUs with SSSE3 only: one output pixel a step. */
 __attribute__((target("ssse3"))) static int32_t hpass34_ssse3(const uint8_t *s, int32_t sw, int c,
                                                              const lin_tabs *t, int32_t dw,
-                                                             int32_t *out) {
+                                                             hsum *out) {
   const __m128i pick = c == 3 ? _mm_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1)
                               : _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
   const __m128i zero = _mm_setzero_si128();
@@ -195,14 +263,15 @@ __attribute__((target("ssse3"))) static int32_t hpass34_ssse3(const uint8_t *s, 
     __m128i v = _mm_unpacklo_epi8(_mm_shuffle_epi8(px, pick), zero);
     uint32_t a;
     memcpy(&a, t->alpha + 2 * d, 4);
-    _mm_storeu_si128((__m128i *)(out + (size_t)d * c), _mm_madd_epi16(v, _mm_set1_epi32((int)a)));
+    const __m128i r = _mm_srai_epi32(_mm_madd_epi16(v, _mm_set1_epi32((int)a)), 4);
+    _mm_storel_epi64((__m128i *)(out + (size_t)d * c), _mm_packs_epi32(r, r));
   }
   return d;
 }
 #endif
 
-/* Rows of int sums are allocated with 4 spare ints (see hpass34_avx2). */
-static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, int32_t *out) {
+/* Rows of sums are allocated with 4 spare entries (see hpass34_avx2). */
+static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, hsum *out) {
   int32_t d = 0;
 #ifdef PJ_X86_SIMD
   if (c == 1 && pj_cpu_avx2()) d = hpass1_avx2(s, sw, t, dw, out);
@@ -215,9 +284,9 @@ static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_
 /* ---- Vertical pass ----------------------------------------------------------------- */
 
 #ifdef PJ_X86_SIMD
-/* vpass (below) 32 bytes a step, for CPUs with AVX2 (packs work per
- * 128-bit lane, so the lanes are put back in order before the store). */
-__attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, const int32_t *h1,
+/* vpass (below) 32 bytes a step, for CPUs with AVX2 (packus works per
+ * 128-bit lane, so the quarters are put back in order before the store). */
+__attribute__((target("avx2"))) static int32_t vpass_avx2(const hsum *h0, const hsum *h1,
                                                           int b0, int b1, uint8_t *d, int32_t n) {
   const __m256i vb0 = _mm256_set1_epi16((int16_t)b0), vb1 = _mm256_set1_epi16((int16_t)b1);
   const __m256i two = _mm256_set1_epi16(2);
@@ -227,19 +296,12 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, con
     if (i + 32 > n) i = n - 32;
     __m256i r[2];
     for (int j = 0; j < 2; j++) {
-      const __m256i *p0 = (const __m256i *)(h0 + i + 16 * j), *p1 = (const __m256i *)(h1 + i + 16 * j);
-      __m256i x0 = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_loadu_si256(p0), 4),
-                                      _mm256_srai_epi32(_mm256_loadu_si256(p0 + 1), 4));
-      __m256i x1 = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_loadu_si256(p1), 4),
-                                      _mm256_srai_epi32(_mm256_loadu_si256(p1 + 1), 4));
+      const __m256i x0 = _mm256_loadu2_m128i((const __m128i *)(h0 + i + 16 * j + 8), (const __m128i *)(h0 + i + 16 * j));
+      const __m256i x1 = _mm256_loadu2_m128i((const __m128i *)(h1 + i + 16 * j + 8), (const __m128i *)(h1 + i + 16 * j));
       __m256i v = _mm256_adds_epi16(_mm256_mulhi_epi16(x0, vb0), _mm256_mulhi_epi16(x1, vb1));
       r[j] = _mm256_srai_epi16(_mm256_adds_epi16(v, two), 2);
     }
-    /* Lanes hold ints 0-3, 8-11 | 4-7, 12-15 per 16 after packs_epi32 and
-     * bytes in the same interleave after packus: one dword permute fixes
-     * both. */
-    __m256i b = _mm256_packus_epi16(r[0], r[1]);
-    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(r[0], r[1]), 0xd8);
     _mm256_storeu_si256((__m256i *)(d + i), b);
   }
   return i;
@@ -247,9 +309,9 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const int32_t *h0, con
 #endif
 
 /* n bytes from two rows of horizontal sums, with the rounding of OpenCV's
- * vector code (the values fit int16 after >> 4, and mulhi is the (a * b)
- * >> 16 of the formula), which is what cv2.resize gives every byte. */
-static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t *d, int32_t n) {
+ * vector code (mulhi is the (a * b) >> 16 of the formula), which is what
+ * cv2.resize gives every byte. */
+static void vpass(const hsum *h0, const hsum *h1, int b0, int b1, uint8_t *d, int32_t n) {
   int32_t i = 0;
 #ifdef PJ_X86_SIMD
   if (n >= 32 && pj_cpu_avx2()) i = vpass_avx2(h0, h1, b0, b1, d, n);
@@ -260,18 +322,15 @@ static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t 
   for (; i + 16 <= n; i += 16) {
     __m128i r[2];
     for (int j = 0; j < 2; j++) {
-      const __m128i *p0 = (const __m128i *)(h0 + i + 8 * j), *p1 = (const __m128i *)(h1 + i + 8 * j);
-      __m128i x0 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p0), 4),
-                                   _mm_srai_epi32(_mm_loadu_si128(p0 + 1), 4));
-      __m128i x1 = _mm_packs_epi32(_mm_srai_epi32(_mm_loadu_si128(p1), 4),
-                                   _mm_srai_epi32(_mm_loadu_si128(p1 + 1), 4));
+      const __m128i x0 = _mm_loadu_si128((const __m128i *)(h0 + i + 8 * j));
+      const __m128i x1 = _mm_loadu_si128((const __m128i *)(h1 + i + 8 * j));
       __m128i v = _mm_adds_epi16(_mm_mulhi_epi16(x0, vb0), _mm_mulhi_epi16(x1, vb1));
       r[j] = _mm_srai_epi16(_mm_adds_epi16(v, two), 2);
     }
     _mm_storeu_si128((__m128i *)(d + i), _mm_packus_epi16(r[0], r[1]));
   }
 #endif
-  for (; i < n; i++) d[i] = sat_u8((((h0[i] >> 4) * b0 >> 16) + ((h1[i] >> 4) * b1 >> 16) + 2) >> 2);
+  for (; i < n; i++) d[i] = sat_u8(((h0[i] * b0 >> 16) + (h1[i] * b1 >> 16) + 2) >> 2);
 }
 
 /* ---- Bilinear driver ----------------------------------------------------------------- */
@@ -281,12 +340,12 @@ static void vpass(const int32_t *h0, const int32_t *h1, int b0, int b1, uint8_t 
  * reuses each several times), so a two-slot cache keyed by row number
  * avoids recomputing them. */
 typedef struct hcache {
-  int32_t *row[2];
+  hsum *row[2];
   int32_t key[2];
 } hcache;
 
-static const int32_t *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, int32_t dw, int32_t y,
-                           const int32_t *other) {
+static const hsum *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, int32_t dw, int32_t y,
+                        const hsum *other) {
   for (int i = 0; i < 2; i++)
     if (hc->key[i] == y) return hc->row[i];
   /* Replace the slot the caller is not holding. */
@@ -296,20 +355,20 @@ static const int32_t *hrow(hcache *hc, const pj_image *src, const lin_tabs *t, i
   return hc->row[slot];
 }
 
-/* Ints in one cached row of horizontal sums. */
-static size_t hrow_ints(int32_t dw, int c) { return (size_t)dw * c + 4; }
+/* Entries in one cached row of horizontal sums. */
+static size_t hrow_len(int32_t dw, int c) { return (size_t)dw * c + 4; }
 
 /* Output rows [y0, y1) of a bilinear resize; hbuf holds two rows of sums. */
-static void linear_rows(const pj_image *src, pj_image *dst, const lin_tabs *t, int32_t *hbuf,
+static void linear_rows(const pj_image *src, pj_image *dst, const lin_tabs *t, hsum *hbuf,
                         int32_t y0, int32_t y1) {
   const int32_t dw = dst->width, H = src->height;
-  hcache hc = {{hbuf, hbuf + hrow_ints(dw, src->channels)}, {-1, -1}};
+  hcache hc = {{hbuf, hbuf + hrow_len(dw, src->channels)}, {-1, -1}};
   for (int32_t dy = y0; dy < y1; dy++) {
     int32_t a = t->yofs[dy], b = a + 1;
     a = a < 0 ? 0 : a >= H ? H - 1 : a;
     b = b < 0 ? 0 : b >= H ? H - 1 : b;
-    const int32_t *h0 = hrow(&hc, src, t, dw, a, NULL);
-    const int32_t *h1 = hrow(&hc, src, t, dw, b, h0);
+    const hsum *h0 = hrow(&hc, src, t, dw, a, NULL);
+    const hsum *h1 = hrow(&hc, src, t, dw, b, h0);
     vpass(h0, h1, t->beta[2 * dy], t->beta[2 * dy + 1], row_of(dst, dy), dw * src->channels);
   }
 }
@@ -575,7 +634,7 @@ static void rz_rows(void *arg, int32_t y0, int32_t y1) {
     /* Per band scratch: rows of sums, column sums or float rows. */
     const size_t bytes = j->path == RZ_AREA_FAST ? sizeof(uint32_t) * n * j->kx
                          : j->path == RZ_AREA ? 2 * sizeof(float) * n
-                                              : 2 * sizeof(int32_t) * hrow_ints(d->width, c);
+                                              : 2 * sizeof(hsum) * hrow_len(d->width, c);
     /* Small outputs (word crops) keep it on the stack. */
     uint8_t stack[16384] __attribute__((aligned(64)));
     void *mem = bytes + 64 <= sizeof stack ? stack : malloc(bytes + 64);
