@@ -208,12 +208,17 @@ end
 
 M.is_image = is_image
 
--- A live image (not nil, not another type, not freed).
+local room -- under Memory below
+
+-- A live image (not nil, not another type, not freed).  Every call that
+-- takes an image checks it here first, before C makes a result, which is
+-- when a collection lets the result reuse what the script dropped.
 function M.image(f, name, v)
   if not is_image(v) then
     M.raise(string.format("%s: %s must be an image, got %s", f, name, describe(v)))
   end
   if v.data == nil then M.raise(string.format("%s: %s has been freed", f, name)) end
+  room()
   return v
 end
 
@@ -388,25 +393,35 @@ local function adopt(p)
 end
 M.adopt = adopt
 
+local function collect()
+  collectgarbage("collect")
+  sweep()
+  local step = math.min(STEP_MAX, math.max(STEP, collectgarbage("count") * 1024 * 16))
+  threshold = tonumber(C.pj_mem_live()) + step
+  C.pj_cache_limit(math.max(CACHE_FLOOR, step))
+end
+
+-- Collects when pixel memory has grown a step.
 local function account()
-  local live_bytes = tonumber(C.pj_mem_live())
-  if live_bytes > threshold then
-    collectgarbage("collect")
-    sweep()
-    live_bytes = tonumber(C.pj_mem_live())
-    local step = math.min(STEP_MAX, math.max(STEP, collectgarbage("count") * 1024 * 16))
-    threshold = live_bytes + step
-    C.pj_cache_limit(math.max(CACHE_FLOOR, step))
-  end
+  if tonumber(C.pj_mem_live()) > threshold then collect() end
 end
 M.account = account
 
+-- Before a call makes its result.  A loop that drops each result then
+-- hands the next one the same memory, still in cache, as reference
+-- counting would; collecting after the call would leave the result just
+-- made holding one buffer and the one dropped before it another.
+room = account
+
 -- Wraps a new reference from C: NULL becomes a Lua error naming f and
--- carrying C's message, raised at the user's line.
+-- carrying C's message, raised at the user's line.  Calls that take no
+-- image (pj.new, pj.load) collect here, once what they made before has
+-- grown a step: the new result itself is not counted, so that a call that
+-- did check an image does not collect twice.
 function M.wrap(f, p)
   if p == nil then M.fail(f) end
   local h = adopt(p)
-  account()
+  if tonumber(C.pj_mem_live()) - h.stride * h.height > threshold then collect() end
   return h
 end
 
