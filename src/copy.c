@@ -152,7 +152,8 @@ pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t
 /* ---- flip ------------------------------------------------------------------------- */
 
 #ifdef PJ_X86_SIMD
-/* Gray and RGBA rows reversed 16 bytes a step; returns the pixels done. */
+/* Gray, RGB and RGBA rows reversed 16 bytes (RGB: 48) a step; returns the
+ * pixels done. */
 __attribute__((target("ssse3"))) static int32_t reverse_ssse3(const uint8_t *s, uint8_t *d, int32_t w,
                                                              int c) {
   const __m128i rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -167,6 +168,27 @@ __attribute__((target("ssse3"))) static int32_t reverse_ssse3(const uint8_t *s, 
       __m128i v = _mm_loadu_si128((const __m128i *)(s + (size_t)(w - x - 4) * 4));
       _mm_storeu_si128((__m128i *)(d + (size_t)x * 4), _mm_shuffle_epi32(v, 0x1B));
     }
+  else if (c == 3) {
+    /* 16 pixels (three vectors) a step: output vector o takes its bytes
+     * from the source vectors with one pshufb each, or-ed together
+     * (index -1 gives 0). */
+    const __m128i o0s1 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 14);
+    const __m128i o0s2 = _mm_setr_epi8(13, 14, 15, 10, 11, 12, 7, 8, 9, 4, 5, 6, 1, 2, 3, -1);
+    const __m128i o1s0 = _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 15, -1);
+    const __m128i o1s1 = _mm_setr_epi8(15, -1, 11, 12, 13, 8, 9, 10, 5, 6, 7, 2, 3, 4, -1, 0);
+    const __m128i o1s2 = _mm_setr_epi8(-1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i o2s0 = _mm_setr_epi8(-1, 12, 13, 14, 9, 10, 11, 6, 7, 8, 3, 4, 5, 0, 1, 2);
+    const __m128i o2s1 = _mm_setr_epi8(1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (; x + 16 <= w; x += 16) {
+      const __m128i *p = (const __m128i *)(s + (size_t)(w - x - 16) * 3);
+      const __m128i s0 = _mm_loadu_si128(p), s1 = _mm_loadu_si128(p + 1), s2 = _mm_loadu_si128(p + 2);
+      __m128i *q = (__m128i *)(d + (size_t)x * 3);
+      _mm_storeu_si128(q, _mm_or_si128(_mm_shuffle_epi8(s1, o0s1), _mm_shuffle_epi8(s2, o0s2)));
+      _mm_storeu_si128(q + 1, _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(s0, o1s0), _mm_shuffle_epi8(s1, o1s1)),
+                                           _mm_shuffle_epi8(s2, o1s2)));
+      _mm_storeu_si128(q + 2, _mm_or_si128(_mm_shuffle_epi8(s0, o2s0), _mm_shuffle_epi8(s1, o2s1)));
+    }
+  }
   return x;
 }
 #endif
@@ -333,37 +355,35 @@ pj_image *pj_image_rot90(const pj_image *img, int32_t k) {
 
 /* ---- invert ----------------------------------------------------------------------- */
 
+/* n bytes of a row xor-ed with the byte pattern of one pixel's mask (all
+ * ones on colour bytes, zero on alpha), 16 bytes a step: 16 is a whole
+ * number of pixels for 1, 2 and 4 channels, and 3 channels have no alpha. */
+static void invert_bytes(const uint8_t *s, uint8_t *d, size_t n, int c) {
+  static const uint8_t pattern[4][4] = {
+      {0xFF, 0xFF, 0xFF, 0xFF}, {0xFF, 0, 0xFF, 0}, {0xFF, 0xFF, 0xFF, 0xFF}, {0xFF, 0xFF, 0xFF, 0}};
+  uint32_t m;
+  memcpy(&m, pattern[c - 1], 4);
+  size_t i = 0;
+#ifdef __SSE2__
+  const __m128i vm = _mm_set1_epi32((int)m);
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128((__m128i *)(d + i), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + i)), vm));
+#endif
+  /* The tail starts on a pixel boundary of the 4-byte pattern (i is a
+   * multiple of 16), so byte i % 4 of the pattern is byte i's. */
+  for (; i < n; i++) d[i] = (uint8_t)(s[i] ^ pattern[c - 1][i % 4]);
+}
+
 static void invert_rows(void *arg, int32_t y0, int32_t y1) {
   const two *j = arg;
   const int c = j->src->channels;
-  const int32_t w = j->src->width;
-  for (int32_t y = y0; y < y1; y++) {
-    const uint8_t *s = row_of(j->src, y);
-    uint8_t *d = row_of(j->dst, y);
-    /* Colour bytes flip, alpha bytes stay: whole pixels xor-ed with a
-     * mask laid out as the bytes are, so byte order does not matter. */
-    if (c == 1 || c == 3) {
-      for (size_t i = 0; i < (size_t)w * c; i++) d[i] = (uint8_t)~s[i];
-    } else if (c == 2) {
-      static const uint8_t mb[2] = {0xFF, 0};
-      uint16_t m, v;
-      memcpy(&m, mb, 2);
-      for (int32_t x = 0; x < w; x++) {
-        memcpy(&v, s + 2 * (size_t)x, 2);
-        v ^= m;
-        memcpy(d + 2 * (size_t)x, &v, 2);
-      }
-    } else {
-      static const uint8_t mb[4] = {0xFF, 0xFF, 0xFF, 0};
-      uint32_t m, v;
-      memcpy(&m, mb, 4);
-      for (int32_t x = 0; x < w; x++) {
-        memcpy(&v, s + 4 * (size_t)x, 4);
-        v ^= m;
-        memcpy(d + 4 * (size_t)x, &v, 4);
-      }
-    }
+  const size_t n = (size_t)j->src->width * c;
+  /* Both images packed: one run over all the rows. */
+  if (j->src->stride == (int32_t)n && j->dst->stride == (int32_t)n) {
+    invert_bytes(row_of(j->src, y0), row_of(j->dst, y0), n * (size_t)(y1 - y0), c);
+    return;
   }
+  for (int32_t y = y0; y < y1; y++) invert_bytes(row_of(j->src, y), row_of(j->dst, y), n, c);
 }
 
 pj_image *pj_image_invert(const pj_image *img) {
