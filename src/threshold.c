@@ -20,6 +20,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef PJ_X86_SIMD
+#include <immintrin.h>
+#endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static uint8_t *row_of(const pj_image *img, int32_t y) {
   return img->data + (size_t)y * img->stride;
@@ -89,41 +95,96 @@ typedef struct thresh_job {
   uint8_t t, maxval;
 } thresh_job;
 
-static inline __attribute__((always_inline)) void
-thresh_row(uint8_t *d, const uint8_t *s, int32_t n, uint8_t t, uint8_t m, int type) {
-  switch (type) {
-  case PJ_THRESH_BINARY:
-    for (int32_t i = 0; i < n; i++) d[i] = s[i] > t ? m : 0;
-    break;
-  case PJ_THRESH_BINARY_INV:
-    for (int32_t i = 0; i < n; i++) d[i] = s[i] > t ? 0 : m;
-    break;
-  case PJ_THRESH_TRUNC:
-    for (int32_t i = 0; i < n; i++) d[i] = s[i] > t ? t : s[i];
-    break;
-  case PJ_THRESH_TOZERO:
-    for (int32_t i = 0; i < n; i++) d[i] = s[i] > t ? s[i] : 0;
-    break;
-  default:
-    for (int32_t i = 0; i < n; i++) d[i] = s[i] > t ? 0 : s[i];
-    break;
+/* Bytes [i, n) one at a time (t is 0..254 here). */
+static void thresh_tail(uint8_t *d, const uint8_t *s, size_t i, size_t n, uint8_t t, uint8_t m,
+                        int type) {
+  for (; i < n; i++) {
+    const bool above = s[i] > t;
+    switch (type) {
+    case PJ_THRESH_BINARY: d[i] = above ? m : 0; break;
+    case PJ_THRESH_BINARY_INV: d[i] = above ? 0 : m; break;
+    case PJ_THRESH_TRUNC: d[i] = above ? t : s[i]; break;
+    case PJ_THRESH_TOZERO: d[i] = above ? s[i] : 0; break;
+    default: d[i] = above ? 0 : s[i]; break;
+    }
   }
 }
 
-static inline __attribute__((always_inline)) void thresh_body(thresh_job *j, int32_t y0,
-                                                              int32_t y1) {
-  const int32_t n = j->src->width * j->src->channels;
-  for (int32_t y = y0; y < y1; y++)
-    thresh_row(row_of(j->dst, y), row_of(j->src, y), n, j->t, j->maxval, j->type);
-}
+/* s > t as a byte mask, from max(s, t + 1) == s (unsigned bytes have no
+ * greater-than compare); then each type is one and, andnot or min.  One
+ * loop per type, so the loop body has no branch. */
+#define THRESH_LOOP(V, load, store, W, expr)                                                  \
+  for (; i + W <= n; i += W) {                                                                \
+    const V v = load((const V *)(s + i));                                                     \
+    const V above = CMPEQ(MAX(v, t1), v);                                                     \
+    (void)above;                                                                              \
+    store((V *)(d + i), expr);                                                                \
+  }
+#define THRESH_STEP(V, load, store, set1, W)                                                  \
+  do {                                                                                        \
+    const V t1 = set1((char)(t + 1)), vt = set1((char)t), vm = set1((char)m);                \
+    switch (type) {                                                                           \
+    case PJ_THRESH_BINARY: THRESH_LOOP(V, load, store, W, AND(above, vm)) break;              \
+    case PJ_THRESH_BINARY_INV: THRESH_LOOP(V, load, store, W, ANDNOT(above, vm)) break;       \
+    case PJ_THRESH_TRUNC: THRESH_LOOP(V, load, store, W, MIN(v, vt)) break;                   \
+    case PJ_THRESH_TOZERO: THRESH_LOOP(V, load, store, W, AND(above, v)) break;               \
+    default: THRESH_LOOP(V, load, store, W, ANDNOT(above, v)) break;                          \
+    }                                                                                         \
+  } while (0)
 
-static void thresh_rows(void *arg, int32_t y0, int32_t y1) { thresh_body(arg, y0, y1); }
+static void thresh_run(uint8_t *d, const uint8_t *s, size_t n, uint8_t t, uint8_t m, int type) {
+  size_t i = 0;
+#ifdef __SSE2__
+#define CMPEQ _mm_cmpeq_epi8
+#define MAX _mm_max_epu8
+#define MIN _mm_min_epu8
+#define AND _mm_and_si128
+#define ANDNOT _mm_andnot_si128
+  THRESH_STEP(__m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_set1_epi8, 16);
+#undef CMPEQ
+#undef MAX
+#undef MIN
+#undef AND
+#undef ANDNOT
+#endif
+  thresh_tail(d, s, i, n, t, m, type);
+}
 
 #ifdef PJ_X86_SIMD
-__attribute__((target("avx2"))) static void thresh_rows_avx2(void *arg, int32_t y0, int32_t y1) {
-  thresh_body(arg, y0, y1);
+__attribute__((target("avx2"))) static void thresh_run_avx2(uint8_t *d, const uint8_t *s, size_t n,
+                                                           uint8_t t, uint8_t m, int type) {
+  size_t i = 0;
+#define CMPEQ _mm256_cmpeq_epi8
+#define MAX _mm256_max_epu8
+#define MIN _mm256_min_epu8
+#define AND _mm256_and_si256
+#define ANDNOT _mm256_andnot_si256
+  THRESH_STEP(__m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_set1_epi8, 32);
+#undef CMPEQ
+#undef MAX
+#undef MIN
+#undef AND
+#undef ANDNOT
+  thresh_tail(d, s, i, n, t, m, type);
 }
 #endif
+#undef THRESH_STEP
+#undef THRESH_LOOP
+
+static void thresh_rows(void *arg, int32_t y0, int32_t y1) {
+  const thresh_job *j = arg;
+  void (*run)(uint8_t *, const uint8_t *, size_t, uint8_t, uint8_t, int) = thresh_run;
+#ifdef PJ_X86_SIMD
+  if (pj_cpu_avx2()) run = thresh_run_avx2;
+#endif
+  const size_t n = (size_t)j->src->width * j->src->channels;
+  /* Both images packed: one run over all the rows. */
+  if ((size_t)j->src->stride == n && (size_t)j->dst->stride == n) {
+    run(row_of(j->dst, y0), row_of(j->src, y0), n * (size_t)(y1 - y0), j->t, j->maxval, j->type);
+    return;
+  }
+  for (int32_t y = y0; y < y1; y++) run(row_of(j->dst, y), row_of(j->src, y), n, j->t, j->maxval, j->type);
+}
 
 static void fill_rows(void *arg, int32_t y0, int32_t y1) {
   const thresh_job *j = arg;
@@ -166,11 +227,7 @@ pj_image *pj_image_threshold(const pj_image *img, double thresh, double maxval, 
     }
   } else {
     j.t = (uint8_t)level;
-    pj_rows_fn fn = thresh_rows;
-#ifdef PJ_X86_SIMD
-    if (pj_cpu_avx2()) fn = thresh_rows_avx2;
-#endif
-    pj_rows(out->height, work, fn, &j);
+    pj_rows(out->height, work, thresh_rows, &j);
   }
   pj_stats_add(PJ_KERNEL_THRESHOLD, t0, pj_pixels_of(out));
   return out;
@@ -195,8 +252,6 @@ adapt_compare(const adapt_job *j, const uint8_t *s, const uint8_t *mean, uint8_t
 }
 
 #ifdef PJ_X86_SIMD
-#include <immintrin.h>
-
 /* 16 pixels a step in 16-bit lanes, where s + delta cannot overflow. */
 __attribute__((target("avx2"))) static int32_t adapt_compare_avx2(const adapt_job *j,
                                                                   const uint8_t *s,
