@@ -131,18 +131,32 @@ static void free_list(pj_buffer *b) {
   }
 }
 
+/* A full cache makes room from the other classes (the largest first), so
+ * that buffers of sizes a script has stopped making do not keep out the
+ * ones it makes now. */
 static void small_put(pj_buffer *b) {
   const int c = small_class(b->cap);
+  pj_buffer *drop = NULL;
   cache_lock();
-  if (cache.small_bytes + b->cap > cache.limit) {
-    cache_unlock();
-    free(b);
-    return;
+  for (int k = SMALL_CLASSES - 1; k >= 0 && cache.small_bytes + b->cap > cache.limit; k--) {
+    while (k != c && cache.small[k] && cache.small_bytes + b->cap > cache.limit) {
+      pj_buffer *e = cache.small[k];
+      cache.small[k] = e->next;
+      cache.small_bytes -= e->cap;
+      e->next = drop;
+      drop = e;
+    }
   }
-  b->next = cache.small[c];
-  cache.small[c] = b;
-  cache.small_bytes += b->cap;
+  if (cache.small_bytes + b->cap > cache.limit) {
+    b->next = drop;
+    drop = b;
+  } else {
+    b->next = cache.small[c];
+    cache.small[c] = b;
+    cache.small_bytes += b->cap;
+  }
   cache_unlock();
+  free_list(drop);
 }
 
 /* The smallest cached buffer of cap in [need, need + need / 4], or NULL;
