@@ -187,6 +187,15 @@ typedef struct conv_job {
 
 static void conv_rows(void *arg, int32_t y0, int32_t y1) {
   const conv_job *j = arg;
+  const int32_t w = j->src->width;
+  /* Both images packed: the rows are one run of pixels (a word crop's
+   * rows are too short for the vector loops to cover them well). */
+  if (j->src->stride == w * j->src->channels && j->dst->stride == w * j->dst->channels &&
+      (int64_t)w * (y1 - y0) <= INT32_MAX) {
+    j->fn(j->src->data + (size_t)y0 * j->src->stride, j->dst->data + (size_t)y0 * j->dst->stride,
+          w * (y1 - y0));
+    return;
+  }
   for (int32_t y = y0; y < y1; y++)
     j->fn(j->src->data + (size_t)y * j->src->stride, j->dst->data + (size_t)y * j->dst->stride,
           j->src->width);
