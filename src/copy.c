@@ -105,6 +105,18 @@ typedef struct pad_job {
   const uint8_t *fill;  /* one output row of the border value */
 } pad_job;
 
+/* Borders are a few pixels wide, where a call to memcpy costs more than
+ * the bytes. */
+static inline void copy_short(uint8_t *d, const uint8_t *s, size_t n) {
+  if (n > 64) {
+    memcpy(d, s, n);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) memcpy(d + i, s + i, 8);
+  for (; i < n; i++) d[i] = s[i];
+}
+
 static void pad_rows(void *arg, int32_t y0, int32_t y1) {
   const pad_job *j = arg;
   const int c = j->src->channels;
@@ -117,9 +129,9 @@ static void pad_rows(void *arg, int32_t y0, int32_t y1) {
       memcpy(d, j->fill, row);
       continue;
     }
-    memcpy(d, j->fill, left);
+    copy_short(d, j->fill, left);
     memcpy(d + left, row_of(j->src, sy), inner);
-    memcpy(d + left + inner, j->fill, row - left - inner);
+    copy_short(d + left + inner, j->fill, row - left - inner);
   }
 }
 
@@ -134,17 +146,21 @@ pj_image *pj_image_pad(const pj_image *img, int32_t top, int32_t bottom, int32_t
   if (pj_check_dims(w, h, img->channels, 0, NULL)) return NULL;
   int64_t t0 = pj_clock_ns();
   pj_image *out = pj_image_alloc((int32_t)w, (int32_t)h, img->channels);
-  uint8_t *fill = out ? malloc((size_t)w * img->channels) : NULL;
+  const int c = img->channels;
+  const size_t row = (size_t)w * c;
+  uint8_t stack[4096];
+  uint8_t *fill = !out ? NULL : row <= sizeof stack ? stack : malloc(row);
   if (!fill) {
     pj_image_release(out);
     return pj_fail_null(PJ_ENOMEM, "out of memory");
   }
-  const int c = img->channels;
-  for (int64_t x = 0; x < w; x++)
-    for (int k = 0; k < c; k++) fill[x * c + k] = value ? value[k] : 0;
+  /* One pixel, then the row by doubling what is there. */
+  for (int k = 0; k < c; k++) fill[k] = value ? value[k] : 0;
+  for (size_t have = (size_t)c; have < row; have *= 2)
+    memcpy(fill + have, fill, have < row - have ? have : row - have);
   pad_job j = {img, out, top, left, fill};
-  pj_rows(out->height, (size_t)w * h * c * 2, pad_rows, &j);
-  free(fill);
+  pj_rows(out->height, row * (size_t)h * 2, pad_rows, &j);
+  if (fill != stack) free(fill);
   pj_stats_add(PJ_KERNEL_PAD, t0, pj_pixels_of(out));
   return out;
 }
