@@ -77,7 +77,9 @@ static double otsu_level(const pj_image *img) {
     mu1 *= q1;
     q1 += p;
     const double q2 = 1. - q1;
-    if (fmin(q1, q2) < FLT_EPSILON || fmax(q1, q2) > 1. - FLT_EPSILON) continue;
+    /* fmin(q1, q2) < eps || fmax(q1, q2) > 1 - eps, for the numbers (never
+     * NaN) that they are, without two calls into libm per level. */
+    if (q1 < FLT_EPSILON || q2 < FLT_EPSILON || q1 > 1. - FLT_EPSILON || q2 > 1. - FLT_EPSILON) continue;
     mu1 = (mu1 + i * p) / q1;
     const double mu2 = (mu - q1 * mu1) / q2;
     const double sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
