@@ -107,6 +107,42 @@ __attribute__((target("avx2"))) static void row_4_1_avx2(const uint8_t *s, uint8
   row_generic(s, d, x, w, 4, 1);
 }
 
+/* Gray to RGB, 32 pixels (96 bytes) a step: each 16-byte half of the
+ * output takes its bytes from one 16-byte half of the input, so each
+ * 32-byte store is one pshufb of the input's halves placed in its lanes. */
+__attribute__((target("avx2"))) static void row_1_3_avx2(const uint8_t *s, uint8_t *d, int32_t w) {
+  const __m256i m0 = _mm256_setr_epi8(0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5,
+                                      5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10);
+  const __m256i m1 = _mm256_setr_epi8(10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15,
+                                      0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5);
+  const __m256i m2 = _mm256_setr_epi8(5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10,
+                                      10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15);
+  int32_t x = 0;
+  for (; x + 32 <= w; x += 32) {
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(s + x));
+    uint8_t *q = d + (size_t)x * 3;
+    _mm256_storeu_si256((__m256i *)q, _mm256_shuffle_epi8(_mm256_permute2x128_si256(v, v, 0x00), m0));
+    _mm256_storeu_si256((__m256i *)(q + 32), _mm256_shuffle_epi8(v, m1));
+    _mm256_storeu_si256((__m256i *)(q + 64), _mm256_shuffle_epi8(_mm256_permute2x128_si256(v, v, 0x11), m2));
+  }
+  row_generic(s, d, x, w, 1, 3);
+}
+
+/* RGB to RGBA, 8 pixels a step: 4 pixels in each lane from loads 12
+ * bytes apart (each reads 16 bytes for 12). */
+__attribute__((target("avx2"))) static void row_3_4_avx2(const uint8_t *s, uint8_t *d, int32_t w) {
+  const __m256i pick = _mm256_setr_epi8(0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z,
+                                        0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z);
+  const __m256i alpha = _mm256_set1_epi32((int)0xFF000000u);
+  int32_t x = 0;
+  for (; x + 10 <= w; x += 8) {
+    const uint8_t *p = s + (size_t)x * 3;
+    const __m256i v = _mm256_loadu2_m128i((const __m128i *)(p + 12), (const __m128i *)p);
+    _mm256_storeu_si256((__m256i *)(d + (size_t)x * 4), _mm256_or_si256(_mm256_shuffle_epi8(v, pick), alpha));
+  }
+  row_generic(s, d, x, w, 3, 4);
+}
+
 __attribute__((target("ssse3"))) static void row_3_4_ssse3(const uint8_t *s, uint8_t *d, int32_t w) {
   const __m128i pick = _mm_setr_epi8(0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z);
   const __m128i fill = _mm_setr_epi8(0, 0, 0, Z, 0, 0, 0, Z, 0, 0, 0, Z, 0, 0, 0, Z);
@@ -166,6 +202,8 @@ static row_fn pick_row(int ci, int co) {
 #ifdef PJ_X86_SIMD
   if (pj_cpu_avx2() && ci == 3 && co == 1) return row_3_1_avx2;
   if (pj_cpu_avx2() && ci == 4 && co == 1) return row_4_1_avx2;
+  if (pj_cpu_avx2() && ci == 1 && co == 3) return row_1_3_avx2;
+  if (pj_cpu_avx2() && ci == 3 && co == 4) return row_3_4_avx2;
   if (pj_cpu_ssse3()) {
     if (ci == 3 && co == 4) return row_3_4_ssse3;
     if (ci == 4 && co == 3) return row_4_3_ssse3;

@@ -330,6 +330,40 @@ describe("img:dilate, img:erode", function()
   end)
 end)
 
+describe("img:convert", function()
+  -- What each pair gives a pixel: gray is OpenCV's fixed-point weighting,
+  -- alpha is kept or 255, gray fans out to the three colours.
+  local function want(px, ci, co)
+    local gray = ci <= 2 and px[1] or math.floor((px[1] * 9798 + px[2] * 19235 + px[3] * 3735 + 16384) / 32768)
+    local alpha = (ci == 2 and px[2]) or (ci == 4 and px[4]) or 255
+    if co == 1 then return { gray } elseif co == 2 then return { gray, alpha } end
+    local rgb = ci <= 2 and { px[1], px[1], px[1] } or { px[1], px[2], px[3] }
+    if co == 4 then rgb[4] = alpha end
+    return rgb
+  end
+
+  it("gives every channel pair's bytes, on packed images and on views", function()
+    local rnd = H.rng(23)
+    for trial = 1, 40 do
+      local ci = 1 + rnd(4)
+      local src = random_view(rnd, 1 + rnd(140), 1 + rnd(6), ci)
+      if trial % 2 == 0 then src = src:clone() end -- packed: converted as one run
+      for co = 1, 4 do
+        local out = src:convert(co)
+        for y = 0, src.height - 1 do
+          for x = 0, src.width - 1 do
+            local e, got = want({ src:get(x, y) }, ci, co), { out:get(x, y) }
+            if not (#e == #got and table.concat(e, ",") == table.concat(got, ",")) then
+              error(string.format("%d -> %d channels at (%d, %d) of %dx%d: %s, want %s", ci, co, x, y,
+                                  src.width, src.height, table.concat(got, ","), table.concat(e, ",")))
+            end
+          end
+        end
+      end
+    end
+  end)
+end)
+
 describe("img:rot90, img:flip, img:invert", function()
   it("turn, mirror and invert", function()
     local img = from_rows { { 1, 2, 3 }, { 4, 5, 6 } }
@@ -408,6 +442,7 @@ describe("against OpenCV", function()
       local d = dims[trial % #dims + 1]
       local c = 1 + rnd(4)
       local src = random_view(rnd, d[1], d[2], c)
+      if trial % 3 == 0 then src = src:clone() end -- packed images take whole-image paths
       local kw, kh = 1 + rnd(9), 1 + rnd(9)
       if trial % 4 == 0 then kw, kh = 12 + rnd(30), 12 + rnd(30) end
       if kw * kh == 2 then kw = 3 end -- cv2's int overflow for two 255s in its scalar tail
@@ -427,6 +462,14 @@ describe("against OpenCV", function()
       if c >= 3 then
         add(src, src:swap_rb(), "cv2.cvtColor(s, cv2.COLOR_RGB2BGR if s.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)")
         add(src, src:to_gray(), "cv2.cvtColor(s, cv2.COLOR_RGB2GRAY if s.shape[2] == 3 else cv2.COLOR_RGBA2GRAY)")
+      end
+      if c == 1 then
+        add(src, src:convert(3), "cv2.cvtColor(s, cv2.COLOR_GRAY2RGB)")
+        add(src, src:convert(4), "cv2.cvtColor(s, cv2.COLOR_GRAY2RGBA)")
+      elseif c == 3 then
+        add(src, src:convert(4), "cv2.cvtColor(s, cv2.COLOR_RGB2RGBA)")
+      elseif c == 4 then
+        add(src, src:convert(3), "cv2.cvtColor(s, cv2.COLOR_RGBA2RGB)")
       end
       if c ~= 2 then
         add(src, src:pad(1, 2, 3, 4, 9), "cv2.copyMakeBorder(s, 1, 2, 3, 4, cv2.BORDER_CONSTANT, value=[9, 9, 9, 9])")
