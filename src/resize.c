@@ -232,20 +232,30 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   /* The two pixels' weight pairs, each spread over its lane. */
   const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
   const int32_t end = vec_limit(t, sw, c, dw, 8);
+  const int32_t *xofs = t->xofs;
+  const int16_t *alpha = t->alpha;
   int32_t d = 0;
   /* Each pixel stores 4 sums; for 3 channels the 4th is overwritten by the
    * next pixel, and rows of sums have 4 spare ones. */
-  for (; d + 2 <= end; d += 2) {
-    const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d]));
-    const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + t->xofs[d + 1]));
-    const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero);
-    const __m128i a = _mm_loadl_epi64((const __m128i *)(t->alpha + 2 * d));
-    const __m256i w = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(a), spread);
-    const __m256i r = _mm256_srai_epi32(_mm256_madd_epi16(v, w), 4);
-    const __m256i p = _mm256_packs_epi32(r, r);
-    _mm_storel_epi64((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(p));
-    _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(p, 1));
+#define PAIR(d)                                                                                 \
+  do {                                                                                          \
+    const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + xofs[d]));                        \
+    const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + xofs[(d) + 1]));                  \
+    const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero); \
+    const __m128i a = _mm_loadl_epi64((const __m128i *)(alpha + 2 * (d)));                     \
+    const __m256i w = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(a), spread);          \
+    const __m256i p = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_madd_epi16(v, w), 4), zero); \
+    _mm_storel_epi64((__m128i *)(out + (size_t)(d) * c), _mm256_castsi256_si128(p));           \
+    _mm_storel_epi64((__m128i *)(out + (size_t)((d) + 1) * c), _mm256_extracti128_si256(p, 1)); \
+  } while (0)
+  /* Two pairs a step, so that each pair's chain of latencies overlaps the
+   * other's. */
+  for (; d + 4 <= end; d += 4) {
+    PAIR(d);
+    PAIR(d + 2);
   }
+  for (; d + 2 <= end; d += 2) PAIR(d);
+#undef PAIR
   return d;
 }
 
