@@ -315,18 +315,42 @@ C.pj_cache_limit(CACHE_FLOOR)
 -- one compiled pass at the next handle, memory count or collection step
 -- (a pass inside the finalizer would run uncompiled).
 local clear, release = C.pj_image_clear, C.pj_image_release
+local C_std = ffi.C
 local tnew = require "table.new"
 
-local cap = 1024
-local live = setmetatable(tnew(cap, 0), { __mode = "v" })
-local raw = ffi.new("pj_image *[?]", cap + 1)
+ffi.cdef [[
+void *realloc(void *p, size_t n);
+void free(void *p);
+]]
+
+-- The raw pointers and the free slots live in C memory: the collector
+-- neither walks nor counts them, so a burst of handles does not make every
+-- later collection slower, nor the memory step (16 times the heap) larger.
+local cap = 0
+local live                   -- weak: slot -> handle
+local raw, spare             -- pj_image *[cap + 1], int32_t[cap + 1]
 local top = 0                -- highest slot in use
-local spare, nspare = {}, 0  -- free slots below top, the lowest last
+local nspare = 0             -- free slots below top, spare[1 .. nspare], the lowest last
 local pending = false        -- a collection ended since the last sweep
+
+-- Slots for ncap handles (>= top), keeping slots 1 .. top.
+local function resize(ncap)
+  local nlive = setmetatable(tnew(ncap, 0), { __mode = "v" })
+  for s = 1, top do nlive[s] = live[s] end
+  local nraw = C_std.realloc(raw, ffi.sizeof("pj_image *") * (ncap + 1))
+  local nspare_mem = nraw ~= nil and C_std.realloc(spare, 4 * (ncap + 1)) or nil
+  if nspare_mem == nil then
+    if nraw ~= nil then raw = ffi.cast("pj_image **", nraw) end
+    M.raise("pixjit: out of memory for image handles")
+  end
+  live, raw, spare, cap = nlive, ffi.cast("pj_image **", nraw), ffi.cast("int32_t *", nspare_mem), ncap
+  for s = top + 1, cap do raw[s] = nil end
+end
 
 -- Releases every handle that the collector has dropped and lists the free
 -- slots again, lowest on top, so that slots in use stay packed at the
--- bottom and top comes down after a burst.
+-- bottom and top comes down after a burst; the slots shrink once top has
+-- come far down.
 local function sweep()
   pending = false
   local n, high = 0, 0
@@ -345,6 +369,7 @@ local function sweep()
     end
   end
   top, nspare = high, n
+  if cap > 4096 and top < cap / 8 then resize(cap / 2) end
 end
 
 local function arm()
@@ -358,16 +383,12 @@ M.closer = ffi.gc(ffi.new("char[1]"), function()
     if raw[s] ~= nil then release(raw[s]); raw[s] = nil end
   end
   top = 0
+  C_std.free(raw)
+  C_std.free(spare)
+  raw, spare, cap = nil, nil, 0
 end)
 
-local function grow()
-  local ncap = cap * 2
-  local nlive = setmetatable(tnew(ncap, 0), { __mode = "v" })
-  for s = 1, top do nlive[s] = live[s] end
-  local nraw = ffi.new("pj_image *[?]", ncap + 1)
-  ffi.copy(nraw, raw, ffi.sizeof("pj_image *") * (cap + 1))
-  live, raw, cap = nlive, nraw, ncap
-end
+resize(1024)
 
 -- Releases what earlier collections dropped, if one ended since the last
 -- time.  Called before anything reads the count of live pixel bytes.
@@ -384,7 +405,7 @@ local function adopt(p)
     nspare = nspare - 1
   else
     s = top + 1
-    if s > cap then grow() end
+    if s > cap then resize(cap * 2) end
     top = s
   end
   raw[s] = p
