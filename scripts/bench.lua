@@ -25,6 +25,16 @@ end
 data = data or os.getenv("PIXJIT_DATA") or "../shared/data"
 local REPS = tonumber(os.getenv("BENCH_REPS") or 21)
 local function wanted(name) return not only or only[name] end
+-- Each section starts as a script of its own would.  What a section kept
+-- is garbage once its function returns, and so are the closures its
+-- traces had compiled in (jit.flush): otherwise a later section's Lua heap,
+-- and with it pixjit's memory step (16 times the heap), would carry an
+-- earlier one's quad tables.
+local function section(fn)
+  fn()
+  jit.flush()
+  collectgarbage()
+end
 
 ffi.cdef [[
 typedef struct pj_rusage { long t[4]; long maxrss; long rest[13]; } pj_rusage;
@@ -68,7 +78,8 @@ end
 -- 1. Pixel loop in Lua vs the same loop in C: the C side runs the
 -- portable (scalar) code, as a C programmer would write the loop; the
 -- vector kernel pixjit itself uses is timed beside it.
-if wanted("pixel") then
+section(function()
+  if not (wanted("pixel")) then return end
   print()
   io.stdout:flush()
   os.execute("PIXJIT_CPU_DISABLE=all " .. arg[-1] .. " scripts/bench_pixel_loop.lua")
@@ -77,11 +88,12 @@ if wanted("pixel") then
   local simd = median(function() src:convert(1):free() end)
   pj.threads(0)
   print(string.format("  pixjit's vector kernel (to_gray on this CPU, 1 thread) %.2f ms", simd))
-end
+end)
 
 -- 2. Main colours.
 local logo = data .. "/logo_rgba.png"
-if wanted("colors") and exists(logo) then
+section(function()
+  if not (wanted("colors") and exists(logo)) then return end
   print("\nmain colours, " .. logo .. " (N = 6)")
   local img = pj.load(logo)
   local results = {}
@@ -112,11 +124,12 @@ if wanted("colors") and exists(logo) then
     print(string.format("  ratio load+count+palette vs fastest NumPy: %.2fx (target >= 4x)", best_full / full))
     print(string.format("  peak RSS: pixjit process %.0f MB, NumPy process %.0f MB", peak_rss_mb(), ref.peak_rss_mb))
   end
-end
+end)
 
 -- 3. Perspective crop of the 1,491 word quads.
 local page, qpath = data .. "/page_warped.png", data .. "/page_warped.quads.json"
-if wanted("crop") and exists(page) then
+section(function()
+  if not (wanted("crop") and exists(page)) then return end
   print("\nperspective crop, " .. page .. " with its quads")
   local img = pj.load(page)
   local quads = pj.read_quads(qpath)
@@ -163,10 +176,11 @@ if wanted("crop") and exists(page) then
     print("  Python loop: skipped (python3-opencv not available)")
   end
   print("  targets: >= 1.5x the C++ loop at 1 and 2 threads")
-end
+end)
 
 -- 4. Crops to a model batch: crop + resize + normalise + pack.
-if wanted("pack") and exists(page) then
+section(function()
+  if not (wanted("pack") and exists(page)) then return end
   print("\ncrop + resize to height 32 (width <= 320) + normalise + pack, " .. page)
   local img = pj.load(page)
   local quads = pj.read_quads(qpath)
@@ -194,10 +208,11 @@ if wanted("pack") and exists(page) then
   else
     print("  Python reference: skipped (python3-opencv not available)")
   end
-end
+end)
 
 -- 5. A batch job over a directory: images per second.
-if wanted("batch") then
+section(function()
+  if not (wanted("batch")) then return end
   local dir, out = "build/bench/stickers", "build/bench/batch_out"
   os.execute("rm -rf " .. dir .. " " .. out .. " build/bench/batch_ref_out && mkdir -p " .. dir)
   os.execute(arg[-1] .. " scripts/make_samples.lua build/bench/sample >/dev/null")
@@ -237,11 +252,12 @@ if wanted("batch") then
     line = line .. "; Python reference skipped (python3-opencv not available)"
   end
   print(line)
-end
+end)
 
 -- 6. Codecs: PNG decode, saving crops, the load -> crop -> files pipeline,
 -- JPEG shrink-on-load.
-if wanted("codec") and exists(page) then
+section(function()
+  if not (wanted("codec") and exists(page)) then return end
   -- /dev/shm is a tmpfs on Linux; elsewhere the "tmpfs" figures are disk.
   local tmpfs = exists("/dev/shm") and "/dev/shm/pixjit-bench" or "build/bench/tmpfs"
   local disk = "build/bench/disk"
@@ -306,12 +322,13 @@ if wanted("codec") and exists(page) then
                                  ref.jpeg.full / s4, ref.jpeg.reduced4)
   end
   print(line)
-end
+end)
 
 -- 7. The everyday kernels against their cv2 counterparts: a 100x32 crop
 -- called in a loop, a 1000x320 line, the page; at 1 and 2 threads.
 -- Results are left to the garbage collector, as a script leaves them.
-if wanted("kernels") and exists(data .. "/page.png") then
+section(function()
+  if not (wanted("kernels") and exists(data .. "/page.png")) then return end
   local page = pj.load(data .. "/page.png")
   local rgb = { ["100x32"] = page:resize(100, 32, { interpolation = "area" }),
                 ["1000x320"] = page:resize(1000, 320, { interpolation = "area" }), page = page }
@@ -427,4 +444,4 @@ if wanted("kernels") and exists(data .. "/page.png") then
     line = line .. string.format("; OpenCV-Python %.2f ms -> %.2fx (target >= 2x)", ref.chain["2"], ref.chain["2"] / chain_ms[2])
   end
   print(line)
-end
+end)
