@@ -353,15 +353,19 @@ end
 -- come far down.
 local function sweep()
   pending = false
-  local n, high = 0, 0
-  for s = top, 1, -1 do
+  -- Lowest slot first: the highest held the newest results, whose buffers,
+  -- released last, are the first the cache hands out again, while their
+  -- lines are likeliest still in cache.
+  for s = 1, top do
     local p = raw[s]
     if p ~= nil and live[s] == nil then
       raw[s] = nil
       release(p)
-      p = nil
     end
-    if p ~= nil then
+  end
+  local n, high = 0, 0
+  for s = top, 1, -1 do
+    if raw[s] ~= nil then
       if high == 0 then high = s end
     elseif high > 0 then
       n = n + 1
