@@ -208,7 +208,7 @@ end
 
 M.is_image = is_image
 
-local room -- under Memory below
+local room -- the collection check, set below
 
 -- A live image (not nil, not another type, not freed).  Every call that
 -- takes an image checks it here first, before C makes a result, which is
@@ -281,18 +281,19 @@ end
 -- LuaJIT's collector only sees the few bytes of each handle, not the pixels
 -- behind it, so a loop that drops large images would grow without bound.
 -- The C core counts live pixel bytes; when they grow a step past what the
--- last full collection left, another runs (finalizers release the
--- buffers).  With a small Lua heap the step is small (8 MB), so a dropped
+-- last full collection left, another runs (and the registry below releases
+-- what it dropped).  The check runs before a kernel makes its result (see
+-- room), so with a small Lua heap and its small step (8 MB) a dropped
 -- page-sized result is back for the next one to reuse while still in
 -- cache, much as Python's reference counting hands it back.  A collection
--- costs in proportion to the Lua heap (about 0.3 ms a megabyte of quad
--- tables), so the step is 16 times the heap: that keeps collections a
--- small part of even a memory-speed kernel's time.  The step stays under
--- 1/16 of the memory the process may use (the machine's, or a tighter
--- cgroup limit: a container) and 256 MB.  The C core's cache of freed
--- buffers may hold one step: what a collection frees is then there for
--- the results made before the next one, and none of them faults in fresh
--- pages (the process held those bytes at the collection anyway).
+-- costs in proportion to the Lua heap (about 0.4 ms a megabyte), so the
+-- step is 16 times the heap: that keeps collections a small part of even
+-- a memory-speed kernel's time.  The step stays under 1/16 of the memory
+-- the process may use (the machine's, or a tighter cgroup limit: a
+-- container) and 256 MB.  The C core's cache of freed buffers may hold
+-- one step: what a collection frees is then there for the results made
+-- before the next one, and none of them faults in fresh pages (the
+-- process held those bytes at the collection anyway).
 local STEP = 8 * 2^20
 local STEP_MAX = math.max(STEP, math.min(256 * 2^20, tonumber(C.pj_memory_limit()) / 16))
 M.step_max = STEP_MAX
@@ -300,7 +301,6 @@ local threshold = STEP
 -- The cache keeps its default (96 MB) where that fits the cap.
 local CACHE_FLOOR = math.min(96 * 2^20, STEP_MAX)
 C.pj_cache_limit(CACHE_FLOOR)
-
 
 -- ---- Handles ----------------------------------------------------------------------
 
