@@ -320,9 +320,9 @@ describe("profilers against a plain run", function()
     return t[(#t + 1) / 2]
   end
 
-  -- Per-line medians over RUNS runs of: the plain script (its own marks),
-  -- --profile (Time column, µs) or --profile-sample (Time column, ms).
-  local function measure(mode)
+  -- The script for one mode: the plain script (its own marks), --profile
+  -- (Time column, µs) or --profile-sample (Time column, ms).
+  local function script_of(mode)
     local src = {}
     for n, l in ipairs(WORK) do
       src[n] = mode == "plain" and (n == 1 and "local T, t0 = {}, pj.now() " or "") .. l ..
@@ -331,29 +331,45 @@ describe("profilers against a plain run", function()
     if mode == "plain" then
       src[#src + 1] = "for n = 1, 10 do io.write(n, ' ', (T[n] or 0) * 1e3, '\\n') end"
     end
-    local script = H.write("truth-" .. mode .. ".lua", table.concat(src, "\n") .. "\n")
+    return H.write("truth-" .. mode .. ".lua", table.concat(src, "\n") .. "\n")
+  end
+
+  -- Milliseconds per line of one run.
+  local function run_once(mode, script)
     local flag = ({ plain = "", lines = "--profile", sample = "--profile-sample" })[mode]
-    local runs = {}
+    local out, rc = H.sh(table.concat({ H.pixjit, flag, script, page, quads }, " "))
+    assert.are.equal(0, rc, out)
+    local ms = {}
+    if mode == "plain" then
+      for n, v in out:gmatch("\n(%d+) ([%d.e+-]+)") do ms[tonumber(n)] = tonumber(v) end
+    elseif mode == "lines" then
+      for ln, row in pairs(rows(out)) do ms[ln] = row.time / 1e3 end
+    else
+      for ln, t in out:gmatch("\n%s*(%d+)%s+%d+%s+([%d.]+)%s+[%d.]+  ") do ms[tonumber(ln)] = tonumber(t) end
+    end
+    return ms
+  end
+
+  -- Per-line medians over RUNS runs of the plain script and of mode, the
+  -- two taking turns, so that a stretch in which this shared machine runs
+  -- slower falls on both alike.
+  local function measure(mode)
+    setup()
+    local scripts = { plain = script_of("plain"), [mode] = script_of(mode) }
+    local runs = { plain = {}, [mode] = {} }
     for r = 1, RUNS do
-      local out, rc = H.sh(table.concat({ H.pixjit, flag, script, page, quads }, " "))
-      assert.are.equal(0, rc, out)
-      local ms = {}
-      if mode == "plain" then
-        for n, v in out:gmatch("\n(%d+) ([%d.e+-]+)") do ms[tonumber(n)] = tonumber(v) end
-      elseif mode == "lines" then
-        for ln, row in pairs(rows(out)) do ms[ln] = row.time / 1e3 end
-      else
-        for ln, t in out:gmatch("\n%s*(%d+)%s+%d+%s+([%d.]+)%s+[%d.]+  ") do ms[tonumber(ln)] = tonumber(t) end
+      runs.plain[r] = run_once("plain", scripts.plain)
+      runs[mode][r] = run_once(mode, scripts[mode])
+    end
+    local med = { plain = {}, [mode] = {} }
+    for _, m in ipairs { "plain", mode } do
+      for n = 1, #WORK do
+        local v = {}
+        for r = 1, RUNS do v[r] = runs[m][r][n] or 0 end
+        med[m][n] = median(v)
       end
-      runs[r] = ms
     end
-    local med = {}
-    for n = 1, #WORK do
-      local v = {}
-      for r = 1, RUNS do v[r] = runs[r][n] or 0 end
-      med[n] = median(v)
-    end
-    return med
+    return med.plain, med[mode]
   end
 
   local function costliest(ms)
@@ -362,15 +378,8 @@ describe("profilers against a plain run", function()
     return top
   end
 
-  local plain
-  local function baseline()
-    setup()
-    plain = plain or measure("plain")
-    return plain
-  end
-
   it("--profile times each line that calls pixjit as a plain run does", function()
-    local base, prof = baseline(), measure("lines")
+    local base, prof = measure("lines")
     for _, n in ipairs(LINES) do
       local slack = math.max(0.35 * base[n], 5)
       assert.is_true(math.abs(prof[n] - base[n]) <= slack,
@@ -380,7 +389,7 @@ describe("profilers against a plain run", function()
   end)
 
   it("--profile-sample accounts for the wall time, line by line", function()
-    local base, prof = baseline(), measure("sample")
+    local base, prof = measure("sample")
     local total_base, total_prof = 0, 0
     for n = 1, #WORK do
       total_base, total_prof = total_base + base[n], total_prof + prof[n]
