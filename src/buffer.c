@@ -106,13 +106,14 @@ static pj_buffer *small_take(int c) {
   return b;
 }
 
-/* Takes small buffers out, the largest classes first, until `extra` more
- * bytes fit in the limit.  Called with the lock held; returns the list to
- * free after letting go of it. */
-static pj_buffer *small_evict(size_t extra) {
+/* Takes small buffers out of every class but `keep` (-1: none kept), the
+ * largest classes first, until `extra` more bytes fit in the limit.
+ * Called with the lock held; returns the list to free after letting go of
+ * it. */
+static pj_buffer *small_evict(size_t extra, int keep) {
   pj_buffer *drop = NULL;
   for (int c = SMALL_CLASSES - 1; c >= 0 && cache.small_bytes + extra > cache.limit; c--) {
-    while (cache.small[c] && cache.small_bytes + extra > cache.limit) {
+    while (c != keep && cache.small[c] && cache.small_bytes + extra > cache.limit) {
       pj_buffer *b = cache.small[c];
       cache.small[c] = b->next;
       cache.small_bytes -= b->cap;
@@ -136,17 +137,8 @@ static void free_list(pj_buffer *b) {
  * ones it makes now. */
 static void small_put(pj_buffer *b) {
   const int c = small_class(b->cap);
-  pj_buffer *drop = NULL;
   cache_lock();
-  for (int k = SMALL_CLASSES - 1; k >= 0 && cache.small_bytes + b->cap > cache.limit; k--) {
-    while (k != c && cache.small[k] && cache.small_bytes + b->cap > cache.limit) {
-      pj_buffer *e = cache.small[k];
-      cache.small[k] = e->next;
-      cache.small_bytes -= e->cap;
-      e->next = drop;
-      drop = e;
-    }
-  }
+  pj_buffer *drop = small_evict(b->cap, c);
   if (cache.small_bytes + b->cap > cache.limit) {
     b->next = drop;
     drop = b;
@@ -223,7 +215,7 @@ int64_t pj_cache_limit(int64_t bytes) {
   if (bytes >= 0) {
     cache.limit = (uint64_t)bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
     nd = cache_evict(0, drop);
-    small = small_evict(0);
+    small = small_evict(0, -1);
   }
   cache_unlock();
   for (int i = 0; i < nd; i++) free(drop[i]);

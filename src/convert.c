@@ -228,8 +228,7 @@ static void conv_rows(void *arg, int32_t y0, int32_t y1) {
   const int32_t w = j->src->width;
   /* Both images packed: the rows are one run of pixels (a word crop's
    * rows are too short for the vector loops to cover them well). */
-  if (j->src->stride == w * j->src->channels && j->dst->stride == w * j->dst->channels &&
-      (int64_t)w * (y1 - y0) <= INT32_MAX) {
+  if (pj_packed(j->src) && pj_packed(j->dst) && (int64_t)w * (y1 - y0) <= INT32_MAX) {
     j->fn(j->src->data + (size_t)y0 * j->src->stride, j->dst->data + (size_t)y0 * j->dst->stride,
           w * (y1 - y0));
     return;

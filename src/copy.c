@@ -113,7 +113,7 @@ static void swap_rows(void *arg, int32_t y0, int32_t y1) {
   const two *j = arg;
   const int c = j->src->channels;
   const int32_t w = j->src->width;
-  if (j->src->stride == w * c && j->dst->stride == w * c && (int64_t)w * (y1 - y0) <= INT32_MAX) {
+  if (pj_packed(j->src) && pj_packed(j->dst) && (int64_t)w * (y1 - y0) <= INT32_MAX) {
     swap_run(row_of(j->src, y0), row_of(j->dst, y0), w * (y1 - y0), c);
     return;
   }
@@ -426,7 +426,7 @@ static void invert_rows(void *arg, int32_t y0, int32_t y1) {
   const int c = j->src->channels;
   const size_t n = (size_t)j->src->width * c;
   /* Both images packed: one run over all the rows. */
-  if (j->src->stride == (int32_t)n && j->dst->stride == (int32_t)n) {
+  if (pj_packed(j->src) && pj_packed(j->dst)) {
     invert_bytes(row_of(j->src, y0), row_of(j->dst, y0), n * (size_t)(y1 - y0), c);
     return;
   }

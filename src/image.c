@@ -132,7 +132,7 @@ static void clone_rows(void *arg, int32_t y0, int32_t y1) {
   const pj_image *s = j->src;
   const size_t row = (size_t)s->width * s->channels;
   uint8_t *d = j->dst->data + (size_t)y0 * j->dst->stride;
-  if ((size_t)s->stride == row && (size_t)j->dst->stride == row) { /* one block */
+  if (pj_packed(s) && pj_packed(j->dst)) { /* one block */
     memcpy(d, s->data + (size_t)y0 * row, row * (size_t)(y1 - y0));
     return;
   }

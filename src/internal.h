@@ -81,6 +81,12 @@ static inline int64_t pj_pixels_of(const pj_image *img) {
   return img ? (int64_t)img->width * img->height : 0;
 }
 
+/* Whether img's rows follow one another without a gap, so that a kernel
+ * working pixel by pixel may take all of them as one run. */
+static inline bool pj_packed(const pj_image *img) {
+  return img->stride == img->width * img->channels;
+}
+
 /* v for a message: NaN without its sign, which printf would show as
  * "-nan" for the NaN that 0/0 gives. */
 static inline double pj_shown(double v) { return v != v ? __builtin_fabs(v) : v; }

@@ -181,7 +181,7 @@ static void thresh_rows(void *arg, int32_t y0, int32_t y1) {
 #endif
   const size_t n = (size_t)j->src->width * j->src->channels;
   /* Both images packed: one run over all the rows. */
-  if ((size_t)j->src->stride == n && (size_t)j->dst->stride == n) {
+  if (pj_packed(j->src) && pj_packed(j->dst)) {
     run(row_of(j->dst, y0), row_of(j->src, y0), n * (size_t)(y1 - y0), j->t, j->maxval, j->type);
     return;
   }
