@@ -208,7 +208,7 @@ end
 
 M.is_image = is_image
 
-local room -- the collection check, set below
+local account -- the collection check, under Handles below
 
 -- A live image (not nil, not another type, not freed).  Every call that
 -- takes an image checks it here first, before C makes a result, which is
@@ -218,7 +218,7 @@ function M.image(f, name, v)
     M.raise(string.format("%s: %s must be an image, got %s", f, name, describe(v)))
   end
   if v.data == nil then M.raise(string.format("%s: %s has been freed", f, name)) end
-  room()
+  account()
   return v
 end
 
@@ -283,7 +283,7 @@ end
 -- The C core counts live pixel bytes; when they grow a step past what the
 -- last full collection left, another runs (and the registry below releases
 -- what it dropped).  The check runs before a kernel makes its result (see
--- room), so with a small Lua heap and its small step (8 MB) a dropped
+-- account), so with a small Lua heap and its small step (8 MB) a dropped
 -- page-sized result is back for the next one to reuse while still in
 -- cache, much as Python's reference counting hands it back.  A collection
 -- costs in proportion to the Lua heap (about 0.4 ms a megabyte), so the
@@ -314,7 +314,7 @@ C.pj_cache_limit(CACHE_FLOOR)
 -- marks the end of each collection; the dead entries are then released in
 -- one compiled pass at the next handle, memory count or collection step
 -- (a pass inside the finalizer would run uncompiled).
-local clear, release = C.pj_image_clear, C.pj_image_release
+local release = C.pj_image_release
 local C_std = ffi.C
 local tnew = require "table.new"
 
@@ -334,7 +334,7 @@ local nspare = 0             -- free slots below top, spare[1 .. nspare], the lo
 local pending = false        -- a collection ended since the last sweep
 
 -- Slots for ncap handles (>= top), keeping slots 1 .. top.
-local function resize(ncap)
+local function resize_slots(ncap)
   local nlive = setmetatable(tnew(ncap, 0), { __mode = "v" })
   for s = 1, top do nlive[s] = live[s] end
   local nraw = C_std.realloc(raw, ffi.sizeof("pj_image *") * (ncap + 1))
@@ -373,7 +373,7 @@ local function sweep()
     end
   end
   top, nspare = high, n
-  if cap > 4096 and top < cap / 8 then resize(cap / 2) end
+  if cap > 4096 and top < cap / 8 then resize_slots(cap / 2) end
 end
 
 local function arm()
@@ -392,7 +392,7 @@ M.closer = ffi.gc(ffi.new("char[1]"), function()
   raw, spare, cap = nil, nil, 0
 end)
 
-resize(1024)
+resize_slots(1024)
 
 -- Releases what earlier collections dropped, if one ended since the last
 -- time.  Called before anything reads the count of live pixel bytes.
@@ -409,7 +409,7 @@ local function adopt(p)
     nspare = nspare - 1
   else
     s = top + 1
-    if s > cap then resize(cap * 2) end
+    if s > cap then resize_slots(cap * 2) end
     top = s
   end
   raw[s] = p
@@ -426,17 +426,15 @@ local function collect()
   C.pj_cache_limit(math.max(CACHE_FLOOR, step))
 end
 
--- Collects when pixel memory has grown a step.
-local function account()
+-- Collects when pixel memory has grown a step.  M.image runs it before a
+-- call makes its result: a loop that drops each result then hands the next
+-- one the same memory, still in cache, as reference counting would;
+-- collecting after the call would leave the result just made holding one
+-- buffer and the one dropped before it another.
+function account()
   if tonumber(C.pj_mem_live()) > threshold then collect() end
 end
 M.account = account
-
--- Before a call makes its result.  A loop that drops each result then
--- hands the next one the same memory, still in cache, as reference
--- counting would; collecting after the call would leave the result just
--- made holding one buffer and the one dropped before it another.
-room = account
 
 -- Wraps a new reference from C: NULL becomes a Lua error naming f and
 -- carrying C's message, raised at the user's line.  Calls that take no
@@ -448,13 +446,6 @@ function M.wrap(f, p)
   local h = adopt(p)
   if tonumber(C.pj_mem_live()) - h.stride * h.height > threshold then collect() end
   return h
-end
-
--- Drops img's pixels now; the handle stays, reading as freed (the
--- registry frees the struct itself once the handle is collected).
-function M.free(img)
-  clear(img)
-  if ffi.istype(image_t, img) then ffi.gc(img, nil) end
 end
 
 return M

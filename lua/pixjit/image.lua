@@ -102,12 +102,13 @@ function M.pixels(img)
 end
 
 -- Releases the pixels now instead of at the next collection.  Later use of
--- this handle is an error; views of it stay valid.
+-- this handle is an error; views of it stay valid.  The handle's struct
+-- itself is the registry's to free, once the handle is collected.
 function M.free(img)
   if not core.is_image(img) then
     core.raise("img:free: self must be an image, got " .. core.describe(img))
   end
-  core.free(img)
+  C.pj_image_clear(img)
 end
 
 function M.refs(img)
