@@ -74,20 +74,22 @@ local function read_all(f, path)
   return bytes
 end
 
--- What is at path before C reads it: "npy" for a NumPy file; "stream"
--- and its whole content for a pipe or FIFO, which cannot be opened twice;
--- nil for a file the C loader reads itself (and names in its errors).
+-- What is at path before C reads it: "npy" for a NumPy file, and
+-- otherwise nil; with, for a pipe or FIFO (which cannot be opened twice),
+-- its whole content.  A file without bytes here is read by the C loader
+-- itself (which names it in its errors).
 local function probe(path)
   local fh = io.open(path, "rb")
   if not fh then return nil end
   local head = fh:read(6)
+  local kind = head == npy.MAGIC and "npy" or nil
   if fh:seek("set", 0) then
     fh:close()
-    return head == npy.MAGIC and "npy" or nil
+    return kind
   end
   local bytes = (head or "") .. (fh:read("*a") or "")
   fh:close()
-  return "stream", bytes
+  return kind, bytes
 end
 
 -- pj.load(path [, opts]) -> image.  PNG, JPEG, TIFF, WebP or NumPy .npy
@@ -100,9 +102,8 @@ function M.load(path, opts)
   core.str(f, "path", path)
   local o, lopts = decode_opts(f, opts)
   local kind, bytes = probe(path)
-  if kind == "npy" then bytes = read_all(f, path) end
+  if kind == "npy" then return decode_npy(f, bytes or read_all(f, path), path, lopts.max_pixels) end
   if not bytes then return wrap(f, C.pj_load(path, o)) end
-  if bytes:sub(1, 6) == npy.MAGIC then return decode_npy(f, bytes, path, lopts.max_pixels) end
   return wrap(f, C.pj_decode(bytes, #bytes, path, o))
 end
 
@@ -138,7 +139,7 @@ function M.info(path, opts)
   core.str(f, "path", path)
   local o, lopts = decode_opts(f, opts)
   local kind, bytes = probe(path)
-  if kind == "npy" or (bytes and bytes:sub(1, 6) == npy.MAGIC) then
+  if kind == "npy" then
     local head = bytes
     if not head then
       local fh = io.open(path, "rb")
@@ -165,9 +166,9 @@ function M.load_pages(path, opts)
     core.raise(f .. ": opts.page is not for load_pages (it loads them all)")
   end
   local kind, bytes = probe(path)
-  if kind == "npy" then return { M.load(path, opts) } end
+  if kind == "npy" and not bytes then return { M.load(path, opts) } end
   local o, lopts = decode_opts(f, opts)
-  if bytes and bytes:sub(1, 6) == npy.MAGIC then return { decode_npy(f, bytes, path, lopts.max_pixels) } end
+  if kind == "npy" then return { decode_npy(f, bytes, path, lopts.max_pixels) } end
   local info = header(f, path, bytes, o)
   local pages = {}
   for i = 1, info.pages do
