@@ -241,7 +241,7 @@ end
 function M.save_archive(ctx, path, members, opts)
   prepare(ctx, path)
   local ok, err = pcall(pj.save_tar, path, members, opts)
-  if not ok then fail_io(tostring(err):gsub("^[^\n]-pixjit%.save_tar: ", ""), require("pixjit.core").C.pj_errno()) end
+  if not ok then fail_io(tostring(err):gsub("^[^\n]-pixjit%.save_tar: ", ""), core.C.pj_errno()) end
   ctx.outputs[#ctx.outputs + 1] = path
 end
 
