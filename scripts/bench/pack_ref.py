@@ -13,6 +13,8 @@ import time
 import cv2
 import numpy as np
 
+from cvcrop import crops_of
+
 img = cv2.cvtColor(cv2.imread(sys.argv[1], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 quads = [np.array(q, dtype=np.float32) for q in json.load(open(sys.argv[2]))]
 reps = int(sys.argv[3])
@@ -21,12 +23,8 @@ H, MAXW = 32, 320
 
 def batch():
     rows = []
-    for q in quads:
-        tl, tr, br, bl = q
-        w = max(int(np.linalg.norm(br - bl)), int(np.linalg.norm(tr - tl)))
-        h = max(int(np.linalg.norm(tr - br)), int(np.linalg.norm(tl - bl)))
-        dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
-        crop = cv2.warpPerspective(img, cv2.getPerspectiveTransform(q, dst), (w, h))
+    for crop in crops_of(img, quads):
+        h, w = crop.shape[:2]
         rw = min(MAXW, max(1, int(np.floor(w * H / h + 0.5))))
         r = cv2.resize(crop, (rw, H), interpolation=cv2.INTER_LINEAR)
         rows.append(((r.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1))
