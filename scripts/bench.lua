@@ -79,7 +79,7 @@ end
 -- portable (scalar) code, as a C programmer would write the loop; the
 -- vector kernel pixjit itself uses is timed beside it.
 section(function()
-  if not (wanted("pixel")) then return end
+  if not wanted("pixel") then return end
   print()
   io.stdout:flush()
   os.execute("PIXJIT_CPU_DISABLE=all " .. arg[-1] .. " scripts/bench_pixel_loop.lua")
@@ -212,7 +212,7 @@ end)
 
 -- 5. A batch job over a directory: images per second.
 section(function()
-  if not (wanted("batch")) then return end
+  if not wanted("batch") then return end
   local dir, out = "build/bench/stickers", "build/bench/batch_out"
   os.execute("rm -rf " .. dir .. " " .. out .. " build/bench/batch_ref_out && mkdir -p " .. dir)
   os.execute(arg[-1] .. " scripts/make_samples.lua build/bench/sample >/dev/null")
