@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
  * cache lines; views may start anywhere.  Every buffer has at least
@@ -225,6 +226,26 @@ int64_t pj_cache_limit(int64_t bytes) {
 
 /* ---- Buffers ------------------------------------------------------------------------ */
 
+/* Page-sized images in 4 KiB pages cost a TLB miss every 4 KiB a kernel
+ * streams through, dearest in a virtual machine, where each miss walks two
+ * page tables; a buffer of several MiB asks for huge pages over the
+ * 2 MiB-aligned part of it (where the kernel gives them only when asked,
+ * the common default).  The advice is only a hint: refused, it costs
+ * nothing. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+static void huge_pages(uint8_t *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  if (n < HUGE_MIN) return;
+  const uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  const uintptr_t e = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+  if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+  (void)p, (void)n;
+#endif
+}
+
 pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
   const size_t head = sizeof(pj_buffer);
   /* Rounded up to whole lines, plus the tail, plus the worst alignment
@@ -241,6 +262,7 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
     if (!b) return NULL;
     b->data = (uint8_t *)(((uintptr_t)(b + 1) + PJ_ALIGN - 1) & ~(uintptr_t)(PJ_ALIGN - 1));
     b->cap = rounded;
+    huge_pages(b->data, rounded);
   }
   if (zero) memset(b->data, 0, bytes);
   atomic_init(&b->refs, 1);
