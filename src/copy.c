@@ -402,15 +402,43 @@ pj_image *pj_image_rot90(const pj_image *img, int32_t k) {
 
 /* ---- invert ----------------------------------------------------------------------- */
 
+#ifdef PJ_X86_SIMD
+/* The bulk of invert_bytes on AVX2: 128 bytes a step, four loads in
+ * flight, which keeps up with an L2-resident copy where 16-byte steps do
+ * not; returns the bytes done (a multiple of 32). */
+__attribute__((target("avx2"))) static size_t invert_avx2(const uint8_t *s, uint8_t *d, size_t n,
+                                                          uint32_t m) {
+  const __m256i vm = _mm256_set1_epi32((int)m);
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
+    const __m256i b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+    const __m256i e = _mm256_loadu_si256((const __m256i *)(s + i + 64));
+    const __m256i f = _mm256_loadu_si256((const __m256i *)(s + i + 96));
+    _mm256_storeu_si256((__m256i *)(d + i), _mm256_xor_si256(a, vm));
+    _mm256_storeu_si256((__m256i *)(d + i + 32), _mm256_xor_si256(b, vm));
+    _mm256_storeu_si256((__m256i *)(d + i + 64), _mm256_xor_si256(e, vm));
+    _mm256_storeu_si256((__m256i *)(d + i + 96), _mm256_xor_si256(f, vm));
+  }
+  for (; i + 32 <= n; i += 32)
+    _mm256_storeu_si256((__m256i *)(d + i), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(s + i)), vm));
+  return i;
+}
+#endif
+
 /* n bytes of a row xor-ed with the byte pattern of one pixel's mask (all
- * ones on colour bytes, zero on alpha), 16 bytes a step: 16 is a whole
- * number of pixels for 1, 2 and 4 channels, and 3 channels have no alpha. */
+ * ones on colour bytes, zero on alpha), 32 or 16 bytes a step: each is a
+ * whole number of pixels for 1, 2 and 4 channels, and 3 channels have no
+ * alpha. */
 static void invert_bytes(const uint8_t *s, uint8_t *d, size_t n, int c) {
   static const uint8_t pattern[4][4] = {
       {0xFF, 0xFF, 0xFF, 0xFF}, {0xFF, 0, 0xFF, 0}, {0xFF, 0xFF, 0xFF, 0xFF}, {0xFF, 0xFF, 0xFF, 0}};
   uint32_t m;
   memcpy(&m, pattern[c - 1], 4);
   size_t i = 0;
+#ifdef PJ_X86_SIMD
+  if (n >= 32 && pj_cpu_avx2()) i = invert_avx2(s, d, n, m);
+#endif
 #ifdef __SSE2__
   const __m128i vm = _mm_set1_epi32((int)m);
   for (; i + 16 <= n; i += 16)
