@@ -87,6 +87,37 @@ static inline bool pj_packed(const pj_image *img) {
   return img->stride == img->width * img->channels;
 }
 
+/* Asks for every cache line of a small view's rows at once, before a
+ * kernel reads them.  A word box cut from a page is a few short rows a
+ * page row apart, each likely a miss that no hardware prefetcher sees
+ * coming; asked for together the misses overlap, where the kernel would
+ * wait for each row in turn (a third of the word-box chain's resize
+ * time).  The hint is the outer-cache one: the L1 has too few miss
+ * buffers for a whole box, and asking it for one measured slower.  Packed
+ * images and views over PJ_PREFETCH_MAX bytes stream well without it. */
+#define PJ_PREFETCH_MAX ((size_t)64 << 10)
+
+/* A prefetch the optimiser keeps: at -O3 GCC drops a loop whose only work
+ * is __builtin_prefetch. */
+static inline void pj_prefetch_outer(const void *p) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ volatile("prefetcht2 %0" : : "m"(*(const char *)p));
+#else
+  __builtin_prefetch(p, 0, 1);
+  __asm__ volatile("" : : "r"(p));
+#endif
+}
+
+static inline void pj_prefetch_view(const pj_image *img) {
+  const size_t row = (size_t)img->width * img->channels;
+  if (pj_packed(img) || row * (size_t)img->height > PJ_PREFETCH_MAX) return;
+  for (int32_t y = 0; y < img->height; y++) {
+    const uint8_t *p = img->data + (size_t)y * img->stride;
+    for (const uint8_t *l = (const uint8_t *)((uintptr_t)p & ~(uintptr_t)63); l < p + row; l += 64)
+      pj_prefetch_outer(l);
+  }
+}
+
 /* v for a message: NaN without its sign, which printf would show as
  * "-nan" for the NaN that 0/0 gives. */
 static inline double pj_shown(double v) { return v != v ? __builtin_fabs(v) : v; }

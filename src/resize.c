@@ -686,6 +686,7 @@ static bool rz_tables(rz_job *j, lin_tabs *lt, area_tab *tx, area_tab *ty, void 
  * outputs run in bands; pack resizes many small images with threads = 1. */
 static int resize_into(const pj_image *src, pj_image *dst, int interp, bool threads) {
   rz_job j = {.src = src, .dst = dst};
+  pj_prefetch_view(src); /* its misses overlap the tables made below */
   j.path = plan(interp, src, dst, &j.kx, &j.ky);
   lin_tabs lt;
   area_tab tx = {0}, ty = {0};
