@@ -117,6 +117,10 @@ function M.run(opts)
     return state.done >= #todo
   end)
   rep.close()
+  -- Again at the end: the workers of a batch killed just before this one
+  -- started may still have been dying (and holding their temporary files)
+  -- at the first sweep.
+  outputs.sweep(out)
   progress.show(state, true)
   progress.summary(state, #mine, #mine - #todo, report_path)
   if env then

@@ -149,7 +149,15 @@ end
 
 -- Whether process pid runs on this machine.
 function M.alive(pid)
-  return C.kill(pid, 0) == 0 or ffi.errno() ~= 3 -- ESRCH: no such process
+  if C.kill(pid, 0) ~= 0 and ffi.errno() == 3 then return false end -- ESRCH: no such process
+  -- A zombie still answers kill: where nothing reaps orphans (a container
+  -- whose first process does not), a killed worker stays one for good.
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if not f then return true end
+  local stat = f:read("*l") or ""
+  f:close()
+  local state = stat:match("^%d+ %b() (%a)")
+  return state ~= "Z" and state ~= "X"
 end
 
 function M.commit(tmp, path)

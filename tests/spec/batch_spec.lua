@@ -154,6 +154,39 @@ return { output = "]] .. root .. [[/resumed", steps = {
     assert.are.equal("0\n", leftovers)
   end)
 
+  it("takes a zombie worker for gone, so its temporary files are swept", function()
+    -- The shell execs into a sleep that never reaps the child it started:
+    -- the child stays a zombie, as a killed worker does where nothing
+    -- reaps orphans.
+    local fh = io.popen("sh -c 'sleep 0 & echo $! $$; exec sleep 3 >/dev/null' &")
+    local zombie, parent = fh:read("*n", "*n")
+    fh:close()
+    local state
+    for _ = 1, 100 do -- until the child has exited
+      local f = io.open("/proc/" .. zombie .. "/stat")
+      state = f and f:read("*l"):match("^%d+ %b() (%a)")
+      if f then f:close() end
+      if state == "Z" then break end
+      os.execute("sleep 0.02")
+    end
+    assert.are.equal("Z", state)
+    assert.is_false(sys.alive(zombie))
+    assert.is_true(sys.alive(parent))
+    local out = root .. "/zombie"
+    os.execute("mkdir -p " .. out)
+    local stale = string.format("%s/.a.png.pjtmp-%s-%d-x.png", out, sys.host_tag(), zombie)
+    local live = string.format("%s/.b.png.pjtmp-%s-%d-x.png", out, sys.host_tag(), parent)
+    for _, p in ipairs { stale, live } do
+      local f = assert(io.open(p, "wb"))
+      f:write("x")
+      f:close()
+    end
+    require("pixjit.batch.outputs").sweep(out)
+    assert.is_false(sys.exists(stale))
+    assert.is_true(sys.exists(live))
+    os.execute("kill " .. parent .. " 2>/dev/null")
+  end)
+
   it("does not hang when the job file runs a parallel kernel as it loads", function()
     -- The parent's OpenMP pool must not reach the workers: one input, so
     -- one worker with every kernel thread.
