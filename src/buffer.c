@@ -83,13 +83,6 @@ static size_t class_cap(int c) {
   return (((size_t)1 << e) + (size_t)((c - 4) % 4 + 1) * ((size_t)1 << (e - 2))) * PJ_ALIGN;
 }
 
-static void cache_lock(void) {
-  while (atomic_flag_test_and_set_explicit(&cache.lock, memory_order_acquire)) {
-  }
-}
-
-static void cache_unlock(void) { atomic_flag_clear_explicit(&cache.lock, memory_order_release); }
-
 static void cache_remove(int i) {
   cache.bytes -= cache.slot[i]->cap;
   memmove(cache.slot + i, cache.slot + i + 1, sizeof cache.slot[0] * (size_t)(cache.n - i - 1));
@@ -97,13 +90,13 @@ static void cache_remove(int i) {
 }
 
 static pj_buffer *small_take(int c) {
-  cache_lock();
+  pj_spin_lock(&cache.lock);
   pj_buffer *b = cache.small[c];
   if (b) {
     cache.small[c] = b->next;
     cache.small_bytes -= b->cap;
   }
-  cache_unlock();
+  pj_spin_unlock(&cache.lock);
   return b;
 }
 
@@ -138,7 +131,7 @@ static void free_list(pj_buffer *b) {
  * ones it makes now. */
 static void small_put(pj_buffer *b) {
   const int c = small_class(b->cap);
-  cache_lock();
+  pj_spin_lock(&cache.lock);
   pj_buffer *drop = small_evict(b->cap, c);
   if (cache.small_bytes + b->cap > cache.limit) {
     b->next = drop;
@@ -148,7 +141,7 @@ static void small_put(pj_buffer *b) {
     cache.small[c] = b;
     cache.small_bytes += b->cap;
   }
-  cache_unlock();
+  pj_spin_unlock(&cache.lock);
   free_list(drop);
 }
 
@@ -158,7 +151,7 @@ static pj_buffer *cache_take(size_t need) {
   if (CACHE_SLOTS == 0) return NULL;
   if (need < CACHE_MIN) return small_take(small_class(need));
   pj_buffer *b = NULL;
-  cache_lock();
+  pj_spin_lock(&cache.lock);
   int best = -1;
   for (int i = cache.n - 1; i >= 0; i--) {
     const size_t cap = cache.slot[i]->cap;
@@ -168,7 +161,7 @@ static pj_buffer *cache_take(size_t need) {
     b = cache.slot[best];
     cache_remove(best);
   }
-  cache_unlock();
+  pj_spin_unlock(&cache.lock);
   return b;
 }
 
@@ -194,16 +187,16 @@ static void cache_put(pj_buffer *b) {
     return;
   }
   pj_buffer *drop[CACHE_SLOTS + 1];
-  cache_lock();
+  pj_spin_lock(&cache.lock);
   if (b->cap > cache.limit) {
-    cache_unlock();
+    pj_spin_unlock(&cache.lock);
     free(b);
     return;
   }
   int nd = cache_evict(b->cap, drop);
   cache.slot[cache.n++] = b;
   cache.bytes += b->cap;
-  cache_unlock();
+  pj_spin_unlock(&cache.lock);
   for (int i = 0; i < nd; i++) free(drop[i]);
 }
 
@@ -211,14 +204,14 @@ int64_t pj_cache_limit(int64_t bytes) {
   pj_buffer *drop[CACHE_SLOTS + 1];
   pj_buffer *small = NULL;
   int nd = 0;
-  cache_lock();
+  pj_spin_lock(&cache.lock);
   const int64_t old = (int64_t)cache.limit;
   if (bytes >= 0) {
     cache.limit = (uint64_t)bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
     nd = cache_evict(0, drop);
     small = small_evict(0, -1);
   }
-  cache_unlock();
+  pj_spin_unlock(&cache.lock);
   for (int i = 0; i < nd; i++) free(drop[i]);
   free_list(small);
   return old;

@@ -4,7 +4,6 @@
  */
 #include "internal.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,24 +63,17 @@ static struct {
   int n;
 } spare = {ATOMIC_FLAG_INIT, NULL, 0};
 
-static void spare_lock(void) {
-  while (atomic_flag_test_and_set_explicit(&spare.lock, memory_order_acquire)) {
-  }
-}
-
-static void spare_unlock(void) { atomic_flag_clear_explicit(&spare.lock, memory_order_release); }
-
 /* A struct to fill in: from the list, else malloc.  NULL when out of memory. */
 static pj_image *struct_new(void) {
   pj_image *img = NULL;
   if (SPARE_MAX > 0) {
-    spare_lock();
+    pj_spin_lock(&spare.lock);
     img = spare.top;
     if (img) {
       spare.top = (pj_image *)(void *)img->data;
       spare.n--;
     }
-    spare_unlock();
+    pj_spin_unlock(&spare.lock);
   }
   return img ? img : malloc(sizeof *img);
 }
@@ -89,14 +81,14 @@ static pj_image *struct_new(void) {
 /* Frees a struct whose buffer is already let go of. */
 static void struct_free(pj_image *img) {
   if (SPARE_MAX > 0) {
-    spare_lock();
+    pj_spin_lock(&spare.lock);
     if (spare.n < SPARE_MAX) {
       img->data = (uint8_t *)(void *)spare.top;
       spare.top = img;
       spare.n++;
       img = NULL;
     }
-    spare_unlock();
+    pj_spin_unlock(&spare.lock);
   }
   free(img);
 }

@@ -7,6 +7,7 @@
 #include "pixjit.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -86,6 +87,15 @@ static inline int64_t pj_pixels_of(const pj_image *img) {
 static inline bool pj_packed(const pj_image *img) {
   return img->stride == img->width * img->channels;
 }
+
+/* A spin lock for the process-wide free lists (buffer.c, image.c): each
+ * holds it for a few pointer moves, less than a mutex costs to take. */
+static inline void pj_spin_lock(atomic_flag *f) {
+  while (atomic_flag_test_and_set_explicit(f, memory_order_acquire)) {
+  }
+}
+
+static inline void pj_spin_unlock(atomic_flag *f) { atomic_flag_clear_explicit(f, memory_order_release); }
 
 /* Asks for every cache line of a small view's rows at once, before a
  * kernel reads them.  A word box cut from a page is a few short rows a
