@@ -2,18 +2,21 @@
 -- from, measured in the same run on the same files, medians of repeated
 -- runs, ratios printed.  References that cannot run here (no python3-opencv,
 -- no libopencv-dev) are reported as skipped.
--- usage: bin/pixjit scripts/bench.lua [--only SECTION,...] [--label TEXT] [data_dir]
+-- usage: bin/pixjit scripts/bench.lua [--only SECTION,...] [--skip SECTION,...] [--label TEXT] [data_dir]
 -- sections: pixel, colors, crop, pack, batch, codec, kernels
 local ffi = require "ffi"
 local pj = require "pixjit"
 
-local only, label, data = nil, nil, nil
+local only, skip, label, data = nil, {}, nil, nil
 do
   local i = 1
   while arg[i] do
     if arg[i] == "--only" then
       only = {}
       for name in arg[i + 1]:gmatch("[^,]+") do only[name] = true end
+      i = i + 2
+    elseif arg[i] == "--skip" then
+      for name in arg[i + 1]:gmatch("[^,]+") do skip[name] = true end
       i = i + 2
     elseif arg[i] == "--label" then
       label, i = arg[i + 1], i + 2
@@ -24,7 +27,7 @@ do
 end
 data = data or os.getenv("PIXJIT_DATA") or "../shared/data"
 local REPS = tonumber(os.getenv("BENCH_REPS") or 21)
-local function wanted(name) return not only or only[name] end
+local function wanted(name) return not skip[name] and (not only or only[name]) end
 -- Each section starts as a script of its own would.  What a section kept
 -- is garbage once its function returns, and so are the closures its
 -- traces had compiled in (jit.flush): otherwise a later section's Lua heap,

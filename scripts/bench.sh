@@ -11,7 +11,7 @@ fi
 # each collection of the results it drops walks the whole Lua heap, and
 # the sections before it leave modules and traces behind that a kernel
 # script would not have (a third more time per collection).
-bin/pixjit scripts/bench.lua --only pixel,colors,crop,pack,batch,codec "$@" || exit 1
+bin/pixjit scripts/bench.lua --skip kernels "$@" || exit 1
 bin/pixjit scripts/bench.lua --only kernels "$@" || exit 1
 # The vector paths an AVX2-only CPU takes, on this machine: the sections
 # whose kernels have AVX-512 code, and the kernel table, again with it
