@@ -580,15 +580,143 @@ static void area_rows(const pj_image *src, pj_image *dst, const area_tab *tx, co
 
 /* ---- Nearest ---------------------------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) void
-nearest_rows_c(const pj_image *src, pj_image *dst, const int32_t *xofs, int32_t y0, int32_t y1,
-               const int c) {
+/* Every output row of a nearest resize copies the same source bytes of
+ * its source row, so the byte map is worked out once: output blocks of
+ * 16 (or 8) bytes, each filled by two shuffles of two 16-byte loads that
+ * lie inside the row.  That holds while the source bytes of a block span
+ * at most 32: downscales to a half (blocks of 16) or, for 1- and 2-byte
+ * pixels, a quarter (blocks of 8).  Larger factors, rows under 16 bytes
+ * and CPUs without SSSE3 copy pixel by pixel. */
+typedef struct nn_block {
+  int32_t base0, base1; /* byte offsets of the two loads in the source row */
+  uint8_t m0[16], m1[16]; /* shuffle of each load; 0x80 takes nothing */
+} nn_block;
+
+typedef struct nn_tab {
+  const int32_t *xofs; /* source byte offset of each output pixel */
+  nn_block *blocks;    /* NULL: pixel by pixel */
+  int32_t nblocks, bsize;
+} nn_tab;
+
+static size_t nn_tab_bytes(int32_t dw, int c) {
+  return sizeof(int32_t) * (size_t)dw + sizeof(nn_block) * ((size_t)dw * c / 8 + 1) + 64;
+}
+
+/* Fills t's blocks of bsize bytes; false when one of them cannot be. */
+static bool nn_blocks(nn_tab *t, int32_t rowbytes, int32_t n, int c, int32_t bsize) {
+  t->bsize = bsize;
+  t->nblocks = n / bsize;
+  for (int32_t b = 0; b < t->nblocks; b++) {
+    nn_block *k = &t->blocks[b];
+    int32_t src[16] = {0}, lo = INT32_MAX, hi = -1;
+    for (int32_t i = 0; i < bsize; i++) {
+      const int32_t o = b * bsize + i;
+      src[i] = t->xofs[o / c] + o % c;
+      lo = src[i] < lo ? src[i] : lo;
+      hi = src[i] > hi ? src[i] : hi;
+    }
+    k->base0 = lo < rowbytes - 16 ? lo : rowbytes - 16;
+    k->base1 = hi - 15 > k->base0 ? hi - 15 : k->base0;
+    for (int32_t i = 0; i < 16; i++) {
+      const int32_t v = src[i];
+      if (i >= bsize) {
+        k->m0[i] = k->m1[i] = 0x80;
+      } else if (v - k->base0 < 16) {
+        k->m0[i] = (uint8_t)(v - k->base0), k->m1[i] = 0x80;
+      } else if (v >= k->base1 && v - k->base1 < 16) {
+        k->m0[i] = 0x80, k->m1[i] = (uint8_t)(v - k->base1);
+      } else {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+static void nn_tab_make(nn_tab *t, void *mem, const pj_image *s, const pj_image *d) {
+  int32_t *xofs = mem;
+  const int c = s->channels;
+  const double fx = 1. / ((double)d->width / s->width);
+  for (int32_t x = 0; x < d->width; x++) {
+    int32_t sx = (int32_t)floor(x * fx);
+    xofs[x] = (sx < s->width ? sx : s->width - 1) * c;
+  }
+  t->xofs = xofs;
+  t->blocks = NULL;
+#ifdef PJ_X86_SIMD
+  const int32_t rowbytes = s->width * c, n = d->width * c;
+  /* The map costs about what a few rows of copying do. */
+  if (!pj_cpu_ssse3() || rowbytes < 16 || n < 16 || d->height < 4) return;
+  t->blocks = (nn_block *)(((uintptr_t)(xofs + d->width) + 63) & ~(uintptr_t)63);
+  /* Blocks of 8 lose to 4-byte moves for pixels of 3 and 4 bytes. */
+  if (!nn_blocks(t, rowbytes, n, c, 16) && (c > 2 || !nn_blocks(t, rowbytes, n, c, 8)))
+    t->blocks = NULL;
+#endif
+}
+
+#ifdef PJ_X86_SIMD
+__attribute__((target("ssse3"))) static void nn_row_ssse3(const uint8_t *s, uint8_t *d,
+                                                          const nn_tab *t, int32_t n, int c) {
+  const nn_block *k = t->blocks;
+  int32_t o = 0;
+  if (t->bsize == 16) {
+    for (int32_t b = 0; b < t->nblocks; b++, o += 16) {
+      const __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base0)),
+                                         _mm_loadu_si128((const __m128i *)k[b].m0));
+      const __m128i e = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base1)),
+                                         _mm_loadu_si128((const __m128i *)k[b].m1));
+      _mm_storeu_si128((__m128i *)(d + o), _mm_or_si128(a, e));
+    }
+  } else {
+    for (int32_t b = 0; b < t->nblocks; b++, o += 8) {
+      const __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base0)),
+                                         _mm_loadu_si128((const __m128i *)k[b].m0));
+      const __m128i e = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base1)),
+                                         _mm_loadu_si128((const __m128i *)k[b].m1));
+      _mm_storel_epi64((__m128i *)(d + o), _mm_or_si128(a, e));
+    }
+  }
+  for (; o < n; o++) d[o] = s[t->xofs[o / c] + o % c];
+}
+#endif
+
+/* A 3-byte pixel moves as a 4-byte word, whose extra byte the next pixel
+ * overwrites; the row's last pixel moves as 3 bytes, so that no byte past
+ * the row is written (another thread may own the next row).  The 4-byte
+ * load stays inside the buffer: every buffer has a tail. */
+static inline __attribute__((always_inline)) void nn_row_c(const uint8_t *s, uint8_t *d,
+                                                           const int32_t *xofs, int32_t w,
+                                                           const int c) {
+  if (c == 3) {
+    int32_t x = 0;
+    for (; x + 1 < w; x++) memcpy(d + (size_t)x * 3, s + xofs[x], 4);
+    memcpy(d + (size_t)x * 3, s + xofs[x], 3);
+  } else {
+    for (int32_t x = 0; x < w; x++) memcpy(d + (size_t)x * c, s + xofs[x], (size_t)c);
+  }
+}
+
+static void nearest_rows(const pj_image *src, pj_image *dst, const nn_tab *t, int32_t y0,
+                         int32_t y1) {
   const double fy = 1. / ((double)dst->height / src->height);
+  const int c = src->channels;
+  const int32_t w = dst->width;
   for (int32_t y = y0; y < y1; y++) {
     int32_t sy = (int32_t)floor(y * fy);
     const uint8_t *s = row_of(src, sy < src->height ? sy : src->height - 1);
     uint8_t *d = row_of(dst, y);
-    for (int32_t x = 0; x < dst->width; x++) memcpy(d + (size_t)x * c, s + xofs[x], (size_t)c);
+#ifdef PJ_X86_SIMD
+    if (t->blocks) {
+      nn_row_ssse3(s, d, t, w * c, c);
+      continue;
+    }
+#endif
+    switch (c) {
+    case 1: nn_row_c(s, d, t->xofs, w, 1); break;
+    case 2: nn_row_c(s, d, t->xofs, w, 2); break;
+    case 3: nn_row_c(s, d, t->xofs, w, 3); break;
+    default: nn_row_c(s, d, t->xofs, w, 4); break;
+    }
   }
 }
 
@@ -619,7 +747,7 @@ typedef struct rz_job {
   int path, kx, ky;
   const lin_tabs *lt;
   const area_tab *tx, *ty;
-  const int32_t *xofs;
+  const nn_tab *nn;
   bool failed;
 } rz_job;
 
@@ -634,12 +762,7 @@ static void rz_rows(void *arg, int32_t y0, int32_t y1) {
   } else if (j->path == RZ_AREA2) {
     area2x2_rows(s, d, y0, y1);
   } else if (j->path == RZ_NEAREST) {
-    switch (c) {
-    case 1: nearest_rows_c(s, d, j->xofs, y0, y1, 1); break;
-    case 2: nearest_rows_c(s, d, j->xofs, y0, y1, 2); break;
-    case 3: nearest_rows_c(s, d, j->xofs, y0, y1, 3); break;
-    default: nearest_rows_c(s, d, j->xofs, y0, y1, 4); break;
-    }
+    nearest_rows(s, d, j->nn, y0, y1);
   } else {
     /* Per band scratch: rows of sums, column sums or float rows. */
     const size_t bytes = j->path == RZ_AREA_FAST ? sizeof(uint32_t) * n * j->kx
@@ -660,20 +783,16 @@ static void rz_rows(void *arg, int32_t y0, int32_t y1) {
 }
 
 /* Tables for job j, in mem (lin_tabs_bytes) or allocated (area). */
-static bool rz_tables(rz_job *j, lin_tabs *lt, area_tab *tx, area_tab *ty, void *mem) {
+static bool rz_tables(rz_job *j, lin_tabs *lt, nn_tab *nt, area_tab *tx, area_tab *ty,
+                      void *mem) {
   const pj_image *s = j->src, *d = j->dst;
   if (j->path == RZ_LINEAR || j->path == RZ_AREA_UP) {
     lin_tabs_make(lt, mem, s->width, s->height, d->width, d->height, s->channels,
                   j->path == RZ_AREA_UP);
     j->lt = lt;
   } else if (j->path == RZ_NEAREST) {
-    int32_t *xofs = mem;
-    const double fx = 1. / ((double)d->width / s->width);
-    for (int32_t x = 0; x < d->width; x++) {
-      int32_t sx = (int32_t)floor(x * fx);
-      xofs[x] = (sx < s->width ? sx : s->width - 1) * s->channels;
-    }
-    j->xofs = xofs;
+    nn_tab_make(nt, mem, s, d);
+    j->nn = nt;
   } else if (j->path == RZ_AREA) {
     if (!area_tab_make(tx, s->width, d->width) || !area_tab_make(ty, s->height, d->height))
       return false;
@@ -689,11 +808,13 @@ static int resize_into(const pj_image *src, pj_image *dst, int interp, bool thre
   pj_prefetch_view(src); /* its misses overlap the tables made below */
   j.path = plan(interp, src, dst, &j.kx, &j.ky);
   lin_tabs lt;
+  nn_tab nt;
   area_tab tx = {0}, ty = {0};
-  uint8_t stack[4096];
-  const size_t tab = lin_tabs_bytes(dst->width, dst->height);
+  uint8_t stack[4096] __attribute__((aligned(64)));
+  const size_t tab = j.path == RZ_NEAREST ? nn_tab_bytes(dst->width, dst->channels)
+                                          : lin_tabs_bytes(dst->width, dst->height);
   void *mem = tab <= sizeof stack ? stack : malloc(tab);
-  bool ok = mem && rz_tables(&j, &lt, &tx, &ty, mem);
+  bool ok = mem && rz_tables(&j, &lt, &nt, &tx, &ty, mem);
   if (ok) {
     const size_t work = (size_t)src->width * src->height * src->channels +
                         (size_t)dst->width * dst->height * dst->channels * 4;

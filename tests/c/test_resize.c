@@ -26,6 +26,39 @@ static void test_resize_values(void) {
   for (int i = 0; i < 5; i++) pj_image_release(imgs[i]);
 }
 
+/* Nearest on views that end at the parent's last byte, where the vector
+ * loads of a row come closest to the end of the buffer, against the
+ * formula itself: source pixel floor(x * sw / dw), clamped. */
+static void test_nearest_edges(void) {
+  static const int32_t widths[][2] = {{40, 20}, {41, 20}, {40, 13}, {40, 9}, {17, 40}, {16, 33}, {6, 5}};
+  for (int c = 1; c <= 4; c++) {
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+      const int32_t sw = widths[k][0], dw = widths[k][1], sh = 9, dh = 5;
+      pj_image *parent = pj_image_new(sw + 3, sh + 2, c, 0);
+      for (int32_t i = 0; i < parent->stride * parent->height; i++) parent->data[i] = (uint8_t)(i * 37 + 11);
+      pj_image *src = pj_image_view(parent, 3, 2, sw, sh);
+      pj_image *out = pj_image_resize(src, dw, dh, PJ_INTER_NEAREST);
+      CHECK(out != NULL);
+      int bad = 0;
+      const double fx = 1. / ((double)dw / sw), fy = 1. / ((double)dh / sh);
+      for (int32_t y = 0; out && y < dh; y++) {
+        int32_t sy = (int32_t)floor(y * fy);
+        sy = sy < sh ? sy : sh - 1;
+        for (int32_t x = 0; x < dw; x++) {
+          int32_t sx = (int32_t)floor(x * fx);
+          sx = sx < sw ? sx : sw - 1;
+          for (int i = 0; i < c; i++)
+            bad += out->data[y * out->stride + x * c + i] != src->data[sy * src->stride + sx * c + i];
+        }
+      }
+      CHECK_EQ(bad, 0);
+      pj_image_release(out);
+      pj_image_release(src);
+      pj_image_release(parent);
+    }
+  }
+}
+
 static void test_swap_pad(void) {
   pj_image *img = pj_image_new(2, 2, 3, 0);
   uint8_t px[3] = {1, 2, 3};
@@ -86,6 +119,7 @@ static void test_pack(void) {
 
 int main(void) {
   RUN(test_resize_values);
+  RUN(test_nearest_edges);
   RUN(test_swap_pad);
   RUN(test_pack);
   return finish("resize");

@@ -88,6 +88,36 @@ for spec in sys.argv[2:]:
     end
   end)
 
+  it("picks the pixel at floor(x * sw / dw), any channels and factors, views", function()
+    local rnd = H.rng(91)
+    for trial = 1, 80 do
+      local c = 1 + rnd(4)
+      local sw, sh = 1 + rnd(trial % 5 == 0 and 9 or 240), 1 + rnd(trial % 5 == 0 and 5 or 40)
+      local base = H.random_image(sw + 3, sh + 2, c, rnd)
+      local src = base:view(2, 1, sw, sh)
+      if trial % 3 == 0 then src = src:clone() end
+      -- Factors from a fifth to three times, around the half and quarter.
+      local f = ({ 0.2, 0.25, 0.26, 0.4, 0.5, 0.51, 0.7, 1, 1.3, 2.5, 3 })[rnd(11) + 1]
+      local dw, dh = math.max(1, math.floor(sw * f + rnd(3))), math.max(1, math.floor(sh * f + rnd(3)))
+      local got = src:resize(dw, dh, { interpolation = "nearest" })
+      local s, g = src:pixels(), got:pixels()
+      local fx, fy = 1 / (dw / sw), 1 / (dh / sh)
+      for y = 0, dh - 1 do
+        local sy = math.min(sh - 1, math.floor(y * fy))
+        for x = 0, dw - 1 do
+          local sx = math.min(sw - 1, math.floor(x * fx))
+          for k = 0, c - 1 do
+            local want, have = s[sy * src.stride + sx * c + k], g[y * got.stride + x * c + k]
+            if have ~= want then
+              error(string.format("%dx%dx%d -> %dx%d: pixel (%d, %d) channel %d is %d, expected %d",
+                                  sw, sh, c, dw, dh, x, y, k, have, want))
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it("checks its arguments", function()
     local img = pj.new(4, 4, 3)
     assert.has_error(function() img:resize(0, 4) end, "img:resize: w must be >= 1, got 0")
