@@ -42,20 +42,43 @@ AVX2_INLINE __m256i pick256(__m256i a, __m256i b, bool max) {
 }
 
 /* out[i] over rows[0 .. nr) for 32 bytes a step, ending with a block
- * placed to finish at n; returns the outputs written. */
+ * placed to finish at n. */
+AVX2_INLINE void vertical_rows_avx2(uint8_t *out, const uint8_t *const *rows, int32_t nr,
+                                    int32_t n, bool max) {
+  /* The row pointers copied where no store through out can reach them,
+   * so that they stay in registers. */
+  const uint8_t *rp[8];
+  const int32_t nk = nr < 8 ? nr : 8;
+  for (int32_t r = 0; r < nk; r++) rp[r] = rows[r];
+  for (int32_t i = 0; i < n; i += 32) {
+    if (i + 32 > n) i = n - 32;
+    __m256i a = _mm256_loadu_si256((const __m256i *)(rp[0] + i)), b = a;
+    int32_t r = 1;
+    for (; r + 1 < nk; r += 2) {
+      a = pick256(a, _mm256_loadu_si256((const __m256i *)(rp[r] + i)), max);
+      b = pick256(b, _mm256_loadu_si256((const __m256i *)(rp[r + 1] + i)), max);
+    }
+    if (r < nk) a = pick256(a, _mm256_loadu_si256((const __m256i *)(rp[r] + i)), max);
+    for (r = nk; r < nr; r++) a = pick256(a, _mm256_loadu_si256((const __m256i *)(rows[r] + i)), max);
+    _mm256_storeu_si256((__m256i *)(out + i), pick256(a, b, max));
+  }
+}
+
+/* The common heights get a body each with the row count a constant, so
+ * that the loop over rows unrolls and no branch runs per vector.  Returns
+ * the outputs written. */
 AVX2_INLINE int32_t vertical_avx2(uint8_t *out, const uint8_t *const *rows, int32_t nr,
                                   int32_t n, bool max) {
   if (n < 32) return 0;
-  for (int32_t i = 0; i < n; i += 32) {
-    if (i + 32 > n) i = n - 32;
-    __m256i a = _mm256_loadu_si256((const __m256i *)(rows[0] + i)), b = a;
-    int32_t r = 1;
-    for (; r + 1 < nr; r += 2) {
-      a = pick256(a, _mm256_loadu_si256((const __m256i *)(rows[r] + i)), max);
-      b = pick256(b, _mm256_loadu_si256((const __m256i *)(rows[r + 1] + i)), max);
-    }
-    if (r < nr) a = pick256(a, _mm256_loadu_si256((const __m256i *)(rows[r] + i)), max);
-    _mm256_storeu_si256((__m256i *)(out + i), pick256(a, b, max));
+  switch (nr) {
+  case 1: vertical_rows_avx2(out, rows, 1, n, max); break;
+  case 2: vertical_rows_avx2(out, rows, 2, n, max); break;
+  case 3: vertical_rows_avx2(out, rows, 3, n, max); break;
+  case 4: vertical_rows_avx2(out, rows, 4, n, max); break;
+  case 5: vertical_rows_avx2(out, rows, 5, n, max); break;
+  case 6: vertical_rows_avx2(out, rows, 6, n, max); break;
+  case 7: vertical_rows_avx2(out, rows, 7, n, max); break;
+  default: vertical_rows_avx2(out, rows, nr, n, max); break;
   }
   return n;
 }
@@ -63,9 +86,8 @@ AVX2_INLINE int32_t vertical_avx2(uint8_t *out, const uint8_t *const *rows, int3
 /* out[i] = pick of ext[i + t * step] for t < taps.  In place (out ==
  * ext) a block must not be redone over outputs already written, so the
  * last partial block is left to the caller. */
-AVX2_INLINE int32_t taps_avx2(uint8_t *out, const uint8_t *ext, int32_t taps, int32_t step,
-                              int32_t n, bool max) {
-  if (n < 32) return 0;
+AVX2_INLINE int32_t taps_k_avx2(uint8_t *out, const uint8_t *ext, int32_t taps, int32_t step,
+                                int32_t n, bool max) {
   const bool overlap = out != ext;
   int32_t i = 0;
   for (; i < n && (overlap || i + 32 <= n); i += 32) {
@@ -77,6 +99,20 @@ AVX2_INLINE int32_t taps_avx2(uint8_t *out, const uint8_t *ext, int32_t taps, in
     _mm256_storeu_si256((__m256i *)(out + i), a);
   }
   return i < n ? i : n;
+}
+
+AVX2_INLINE int32_t taps_avx2(uint8_t *out, const uint8_t *ext, int32_t taps, int32_t step,
+                              int32_t n, bool max) {
+  if (n < 32) return 0;
+  switch (taps) {
+  case 2: return taps_k_avx2(out, ext, 2, step, n, max);
+  case 3: return taps_k_avx2(out, ext, 3, step, n, max);
+  case 4: return taps_k_avx2(out, ext, 4, step, n, max);
+  case 5: return taps_k_avx2(out, ext, 5, step, n, max);
+  case 6: return taps_k_avx2(out, ext, 6, step, n, max);
+  case 7: return taps_k_avx2(out, ext, 7, step, n, max);
+  default: return taps_k_avx2(out, ext, taps, step, n, max);
+  }
 }
 
 __attribute__((target("avx2"))) static int32_t vertical_max_avx2(uint8_t *out,
