@@ -260,6 +260,23 @@ typedef struct fill_job {
 static void fill_rows(void *arg, int32_t y0, int32_t y1) {
   const fill_job *j = arg;
   const size_t row = (size_t)j->img->width * j->img->channels;
+  if (pj_packed(j->img)) {
+    /* The band is one run of whole pixels: one memset, or the first row
+     * doubled over it, instead of a call a row. */
+    uint8_t *d = j->img->data + (size_t)y0 * row;
+    const size_t n = row * (size_t)(y1 - y0);
+    if (!j->row) {
+      memset(d, j->byte, n);
+      return;
+    }
+    if (d != j->row) memcpy(d, j->row, row);
+    /* Doubled while the filled part fits the L1; then copied from there
+     * (every offset a multiple of it, so of the pixel size too). */
+    size_t k = row;
+    for (; k < n && k < ((size_t)16 << 10); k *= 2) memcpy(d + k, d, k < n - k ? k : n - k);
+    for (size_t o = k; o < n; o += k) memcpy(d + o, d, k < n - o ? k : n - o);
+    return;
+  }
   for (int32_t y = y0; y < y1; y++) {
     uint8_t *d = j->img->data + (size_t)y * j->img->stride;
     if (j->row) memcpy(d, j->row, row);

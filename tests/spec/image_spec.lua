@@ -13,6 +13,36 @@ describe("pj.new", function()
     assert.are.same({ 1, 2, 3, 4 }, { pj.new(2, 2, 4, { 1, 2, 3, 4 }):get(0, 1) })
   end)
 
+  it("fills every pixel of packed images and views, on any number of threads", function()
+    -- Sizes past what one thread fills, and rows that do not divide 16 KiB.
+    finally(function() pj.threads(0) end)
+    for _, threads in ipairs { 1, 3 } do
+      pj.threads(threads)
+      for _, sz in ipairs { { 1, 1 }, { 7, 5 }, { 333, 61 }, { 1001, 517 } } do
+        for c = 1, 4 do
+          local value = {}
+          for k = 1, c do value[k] = 40 * k + sz[1] % 7 end
+          local base = pj.new(sz[1] + 2, sz[2] + 1, c, 9)
+          for _, img in ipairs { pj.new(sz[1], sz[2], c), base:view(1, 1, sz[1], sz[2]) } do
+            img:fill(c == 1 and value[1] or value)
+            local p, bad = img:pixels(), 0
+            for y = 0, sz[2] - 1 do
+              for x = 0, sz[1] - 1 do
+                for k = 0, c - 1 do
+                  if p[y * img.stride + x * c + k] ~= value[k + 1] then bad = bad + 1 end
+                end
+              end
+            end
+            assert.are.equal(0, bad, string.format("%dx%dx%d on %d threads", sz[1], sz[2], c, threads))
+          end
+          -- The view's fill stays inside it.
+          assert.are.equal(9, (base:get(0, 0)), "left of the view")
+          assert.are.equal(9, base:pixels()[(base.width - 1) * c], "right of the view")
+        end
+      end
+    end
+  end)
+
   it("names the argument at fault", function()
     assert.has_error(function() pj.new(0, 1, 1) end, "pixjit.new: width must be >= 1, got 0")
     assert.has_error(function() pj.new(1, 1.5, 1) end, "pixjit.new: height must be an integer, got 1.5")
