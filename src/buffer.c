@@ -22,11 +22,9 @@
 #include <sys/mman.h>
 
 /* Rows start 64-byte aligned in fresh buffers so kernels can stream whole
- * cache lines; views may start anywhere.  Every buffer has at least
- * PJ_TAIL spare bytes after its last pixel, so a kernel may load a whole
- * 4-byte word for a 3-byte pixel anywhere in the image. */
+ * cache lines; views may start anywhere.  Every buffer has PJ_TAIL spare
+ * bytes after its last pixel (internal.h). */
 #define PJ_ALIGN 64
-#define PJ_TAIL 16
 
 /* One malloc holds the header and, PJ_ALIGN-aligned after it, the pixels:
  * a small image costs one allocation for its memory, not two. */
@@ -258,6 +256,10 @@ pj_buffer *pj_buffer_new(size_t bytes, bool zero) {
     huge_pages(b->data, rounded);
   }
   if (zero) memset(b->data, 0, bytes);
+  /* The tail is read by vector loads past a row's end, and only ever
+   * weighted by 0 or dropped; zeroed, no byte of a result depends on
+   * memory never written (as valgrind checks). */
+  memset(b->data + bytes, 0, PJ_TAIL);
   atomic_init(&b->refs, 1);
   b->size = bytes;
   atomic_fetch_add(&mem_live, (long long)bytes);

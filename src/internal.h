@@ -82,6 +82,12 @@ static inline int64_t pj_pixels_of(const pj_image *img) {
   return img ? (int64_t)img->width * img->height : 0;
 }
 
+/* Every pixel buffer has at least PJ_TAIL readable bytes after its last
+ * pixel, so a kernel may load a whole 16-byte vector at any pixel of an
+ * image (a view included): what it reads past the row is the next row or
+ * the tail, and the bytes it keeps are the row's. */
+#define PJ_TAIL 16
+
 /* Whether img's rows follow one another without a gap, so that a kernel
  * working pixel by pixel may take all of them as one run. */
 static inline bool pj_packed(const pj_image *img) {

@@ -50,10 +50,11 @@ typedef struct lin_tabs {
   int16_t *alpha;  /* 2 weights per output pixel; 0 right weight at the edge */
   int32_t *yofs;   /* source row per output row (clamped when read) */
   int16_t *beta;   /* 2 weights per output row */
+  int32_t *alpha4; /* 3-4 channels with AVX2: each pixel's weight pair 4 times */
 } lin_tabs;
 
-static size_t lin_tabs_bytes(int32_t dw, int32_t dh) {
-  return 8 * ((size_t)dw + (size_t)dh) + 64;
+static size_t lin_tabs_bytes(int32_t dw, int32_t dh, int c) {
+  return 8 * ((size_t)dw + (size_t)dh) + 64 + (c >= 3 ? 16 * (size_t)dw + 32 : 0);
 }
 
 /* Source position and fraction of output index d, as OpenCV's bilinear
@@ -145,6 +146,18 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
     t->beta[2 * d] = sat_s16f((1.f - f) * COEF_SCALE);
     t->beta[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
+  t->alpha4 = NULL;
+#ifdef PJ_X86_SIMD
+  if (c >= 3 && pj_cpu_avx2()) {
+    /* One 32-byte load then gives two pixels' weights, one per lane. */
+    t->alpha4 = (int32_t *)(((uintptr_t)(t->beta + 2 * (size_t)dh) + 31) & ~(uintptr_t)31);
+    for (int32_t d = 0; d < dw; d++) {
+      int32_t pair;
+      memcpy(&pair, t->alpha + 2 * d, 4);
+      for (int k = 0; k < 4; k++) t->alpha4[4 * d + k] = pair;
+    }
+  }
+#endif
 }
 
 /* ---- Horizontal pass: one source row into sums (weights sum to 2048) ------------ */
@@ -179,9 +192,10 @@ static void hpass_scalar(const uint8_t *s, int32_t sw, int c, const lin_tabs *t,
 
 #ifdef PJ_X86_SIMD
 /* The last output pixel whose taps a load of `bytes` at its left tap
- * keeps inside the row: the vector loops stop there. */
+ * keeps inside the row and the buffer's tail (PJ_TAIL bytes after the
+ * last row): the vector loops stop there. */
 static int32_t vec_limit(const lin_tabs *t, int32_t sw, int c, int32_t dw, int bytes) {
-  const int64_t room = (int64_t)sw * c - bytes;
+  const int64_t room = (int64_t)sw * c + PJ_TAIL - bytes;
   int32_t d = dw;
   while (d > 0 && t->xofs[d - 1] > room) d--;
   return d;
@@ -218,44 +232,43 @@ __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int
   return d;
 }
 
-/* 3 and 4 channels: two output pixels a step (one per 128-bit lane), the
- * two neighbours' bytes of each paired per channel with pshufb and
- * weighted with one pmaddwd.  An 8-byte load covers both neighbours. */
+/* 3 and 4 channels: two output pixels a vector (one per 128-bit lane),
+ * each channel's two taps zero-extended into a 16-bit pair by one pshufb
+ * and weighted with one pmaddwd.  Four pixels a step: their sums packed
+ * into one vector and stored by halves, which keeps shuffles (one port on
+ * Intel cores) to four a step.  A 16-byte load at a left tap may read past
+ * the row, into the next row or the buffer's tail; past the right edge
+ * the second tap's weight is 0. */
 __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, int32_t sw, int c,
                                                            const lin_tabs *t, int32_t dw,
                                                            hsum *out) {
-  const __m256i pick3 = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1,
-                                         0, 3, 1, 4, 2, 5, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1);
-  const __m256i pick4 = _mm256_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1,
-                                         0, 4, 1, 5, 2, 6, 3, 7, -1, -1, -1, -1, -1, -1, -1, -1);
-  const __m256i pick = c == 3 ? pick3 : pick4, zero = _mm256_setzero_si256();
-  /* The two pixels' weight pairs, each spread over its lane. */
-  const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-  const int32_t end = vec_limit(t, sw, c, dw, 8);
+  const __m256i pick3 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, 2, -1, 5, -1,
+                                         0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, 2, -1, 5, -1);
+  const __m256i pick4 = _mm256_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1,
+                                         0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1);
+  const __m256i pick = c == 3 ? pick3 : pick4;
+  const int32_t end = vec_limit(t, sw, c, dw, 16);
   const int32_t *xofs = t->xofs;
-  const int16_t *alpha = t->alpha;
+  const int32_t *w4 = t->alpha4;
   int32_t d = 0;
+#define TWO(d)                                                                                    _mm256_srai_epi32(                                                                                 _mm256_madd_epi16(                                                                                 _mm256_shuffle_epi8(                                                                               _mm256_inserti128_si256(                                                                           _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(s + xofs[d]))),                       _mm_loadu_si128((const __m128i *)(s + xofs[(d) + 1])), 1),                                 pick),                                                                                     _mm256_load_si256((const __m256i *)(w4 + 4 * (size_t)(d)))),                               4)
   /* Each pixel stores 4 sums; for 3 channels the 4th is overwritten by the
-   * next pixel, and rows of sums have 4 spare ones. */
-#define PAIR(d)                                                                                 \
-  do {                                                                                          \
-    const __m128i lo = _mm_loadl_epi64((const __m128i *)(s + xofs[d]));                        \
-    const __m128i hi = _mm_loadl_epi64((const __m128i *)(s + xofs[(d) + 1]));                  \
-    const __m256i v = _mm256_unpacklo_epi8(_mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), pick), zero); \
-    const __m128i a = _mm_loadl_epi64((const __m128i *)(alpha + 2 * (d)));                     \
-    const __m256i w = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(a), spread);          \
-    const __m256i p = _mm256_packs_epi32(_mm256_srai_epi32(_mm256_madd_epi16(v, w), 4), zero); \
-    _mm_storel_epi64((__m128i *)(out + (size_t)(d) * c), _mm256_castsi256_si128(p));           \
-    _mm_storel_epi64((__m128i *)(out + (size_t)((d) + 1) * c), _mm256_extracti128_si256(p, 1)); \
-  } while (0)
-  /* Two pairs a step, so that each pair's chain of latencies overlaps the
-   * other's. */
+   * next pixel, and rows of sums have 4 spare ones.  So the stores go in
+   * pixel order. */
   for (; d + 4 <= end; d += 4) {
-    PAIR(d);
-    PAIR(d + 2);
+    const __m256i p = _mm256_packs_epi32(TWO(d), TWO(d + 2));
+    const __m128i lo = _mm256_castsi256_si128(p), hi = _mm256_extracti128_si256(p, 1);
+    _mm_storel_epi64((__m128i *)(out + (size_t)d * c), lo);
+    _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), hi);
+    _mm_storeh_pi((__m64 *)(void *)(out + (size_t)(d + 2) * c), _mm_castsi128_ps(lo));
+    _mm_storeh_pi((__m64 *)(void *)(out + (size_t)(d + 3) * c), _mm_castsi128_ps(hi));
   }
-  for (; d + 2 <= end; d += 2) PAIR(d);
-#undef PAIR
+  for (; d + 2 <= end; d += 2) {
+    const __m256i p = _mm256_packs_epi32(TWO(d), _mm256_setzero_si256());
+    _mm_storel_epi64((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(p));
+    _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(p, 1));
+  }
+#undef TWO
   return d;
 }
 
@@ -285,7 +298,7 @@ static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_
   int32_t d = 0;
 #ifdef PJ_X86_SIMD
   if (c == 1 && pj_cpu_avx2()) d = hpass1_avx2(s, sw, t, dw, out);
-  else if (c >= 3 && pj_cpu_avx2()) d = hpass34_avx2(s, sw, c, t, dw, out);
+  else if (c >= 3 && t->alpha4) d = hpass34_avx2(s, sw, c, t, dw, out);
   else if (c >= 3 && pj_cpu_ssse3()) d = hpass34_ssse3(s, sw, c, t, dw, out);
 #endif
   hpass_scalar(s, sw, c, t, d, dw, out);
@@ -306,8 +319,8 @@ __attribute__((target("avx2"))) static int32_t vpass_avx2(const hsum *h0, const 
     if (i + 32 > n) i = n - 32;
     __m256i r[2];
     for (int j = 0; j < 2; j++) {
-      const __m256i x0 = _mm256_loadu2_m128i((const __m128i *)(h0 + i + 16 * j + 8), (const __m128i *)(h0 + i + 16 * j));
-      const __m256i x1 = _mm256_loadu2_m128i((const __m128i *)(h1 + i + 16 * j + 8), (const __m128i *)(h1 + i + 16 * j));
+      const __m256i x0 = _mm256_loadu_si256((const __m256i *)(h0 + i + 16 * j));
+      const __m256i x1 = _mm256_loadu_si256((const __m256i *)(h1 + i + 16 * j));
       __m256i v = _mm256_adds_epi16(_mm256_mulhi_epi16(x0, vb0), _mm256_mulhi_epi16(x1, vb1));
       r[j] = _mm256_srai_epi16(_mm256_adds_epi16(v, two), 2);
     }
@@ -812,7 +825,7 @@ static int resize_into(const pj_image *src, pj_image *dst, int interp, bool thre
   area_tab tx = {0}, ty = {0};
   uint8_t stack[4096] __attribute__((aligned(64)));
   const size_t tab = j.path == RZ_NEAREST ? nn_tab_bytes(dst->width, dst->channels)
-                                          : lin_tabs_bytes(dst->width, dst->height);
+                                          : lin_tabs_bytes(dst->width, dst->height, dst->channels);
   void *mem = tab <= sizeof stack ? stack : malloc(tab);
   bool ok = mem && rz_tables(&j, &lt, &nt, &tx, &ty, mem);
   if (ok) {

@@ -26,10 +26,11 @@ static void test_resize_values(void) {
   for (int i = 0; i < 5; i++) pj_image_release(imgs[i]);
 }
 
-/* Nearest on views that end at the parent's last byte, where the vector
- * loads of a row come closest to the end of the buffer, against the
- * formula itself: source pixel floor(x * sw / dw), clamped. */
-static void test_nearest_edges(void) {
+/* Views that end at the parent's last byte, where the vector loads of a
+ * row come closest to the end of the buffer: nearest against the formula
+ * itself (source pixel floor(x * sw / dw), clamped), and every
+ * interpolation against the same resize of a packed copy. */
+static void test_resize_edges(void) {
   static const int32_t widths[][2] = {{40, 20}, {41, 20}, {40, 13}, {40, 9}, {17, 40}, {16, 33}, {6, 5}};
   for (int c = 1; c <= 4; c++) {
     for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
@@ -52,6 +53,25 @@ static void test_nearest_edges(void) {
         }
       }
       CHECK_EQ(bad, 0);
+      /* Every interpolation gives the view's bytes what it gives a packed
+       * copy of them: what the vector loads read past a row never counts. */
+      pj_image *copy = pj_image_clone(src);
+      const int interps[] = {PJ_INTER_NEAREST, PJ_INTER_LINEAR, PJ_INTER_AREA};
+      for (int m = 0; m < 3; m++) {
+        for (int grow = 0; grow < 2; grow++) {
+          const int32_t w = grow ? 2 * dw + 1 : dw, h = grow ? 2 * dh + 1 : dh;
+          pj_image *a = pj_image_resize(src, w, h, interps[m]);
+          pj_image *b = pj_image_resize(copy, w, h, interps[m]);
+          CHECK(a && b);
+          int diff = 0;
+          for (int32_t y = 0; a && b && y < h; y++)
+            diff += memcmp(a->data + y * a->stride, b->data + y * b->stride, (size_t)w * c) != 0;
+          CHECK_EQ(diff, 0);
+          pj_image_release(a);
+          pj_image_release(b);
+        }
+      }
+      pj_image_release(copy);
       pj_image_release(out);
       pj_image_release(src);
       pj_image_release(parent);
@@ -119,7 +139,7 @@ static void test_pack(void) {
 
 int main(void) {
   RUN(test_resize_values);
-  RUN(test_nearest_edges);
+  RUN(test_resize_edges);
   RUN(test_swap_pad);
   RUN(test_pack);
   return finish("resize");
