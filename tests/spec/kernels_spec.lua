@@ -196,6 +196,58 @@ describe("img:threshold", function()
     assert.are.equal(0, t0)
   end)
 
+  it("counts long runs of one grey as single pixels, for Otsu's level", function()
+    -- Rows of runs 1 to 60 long, as paper and ink make them; the level
+    -- from a plain histogram with OpenCV's scan, and the bytes from it.
+    local rnd = H.rng(29)
+    for trial = 1, 12 do
+      local w, h = 1 + rnd(trial % 2 == 0 and 200 or 40), 1 + rnd(30)
+      local base = pj.new(w + 3, h + 1, 1)
+      local bp = base:pixels()
+      local i, n = 0, base.stride * base.height
+      while i < n do
+        local len, v = 1 + rnd(60), rnd(4) == 0 and rnd(256) or ({ 16, 200, 240 })[rnd(3) + 1]
+        for k = i, math.min(n, i + len) - 1 do bp[k] = v end
+        i = i + len
+      end
+      local img = trial % 3 == 0 and base:view(2, 1, w, h) or base
+      local hist, p = {}, img:pixels()
+      for v = 0, 255 do hist[v] = 0 end
+      for y = 0, img.height - 1 do
+        for x = 0, img.width - 1 do
+          local v = p[y * img.stride + x]
+          hist[v] = hist[v] + 1
+        end
+      end
+      local scale = 1 / (img.width * img.height)
+      local mu, mu1, q1, best, level = 0, 0, 0, 0, 0
+      for v = 0, 255 do mu = mu + v * hist[v] end
+      mu = mu * scale
+      local eps = 1.1920928955078125e-07
+      for v = 0, 255 do
+        local pv = hist[v] * scale
+        mu1 = mu1 * q1
+        q1 = q1 + pv
+        local q2 = 1 - q1
+        if not (math.min(q1, q2) < eps or math.max(q1, q2) > 1 - eps) then
+          mu1 = (mu1 + v * pv) / q1
+          local mu2 = (mu - q1 * mu1) / q2
+          local sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2)
+          if sigma > best then best, level = sigma, v end
+        end
+      end
+      local out, t = img:threshold(nil, { otsu = true })
+      assert.are.equal(level, t, string.format("trial %d, %dx%d", trial, img.width, img.height))
+      local o, bad = out:pixels(), 0
+      for y = 0, img.height - 1 do
+        for x = 0, img.width - 1 do
+          if o[y * out.stride + x] ~= (p[y * img.stride + x] > level and 255 or 0) then bad = bad + 1 end
+        end
+      end
+      assert.are.equal(0, bad)
+    end
+  end)
+
   it("names bad arguments", function()
     local img = pj.new(4, 4, 3)
     assert.has_error(function() img:threshold("x") end, "img:threshold: t must be a number, got \"x\"")
