@@ -377,10 +377,10 @@ pj_image *pj_palette(const uint32_t *rgb, int32_t n, int32_t stripe_height,
 
 /* ---- Resize, channels, tensors ------------------------------------------ */
 
-/* Resized copy (w x h): PJ_INTER_LINEAR reproduces OpenCV's cv2.resize
- * INTER_LINEAR fixed-point arithmetic (within 1 level), PJ_INTER_AREA
- * averages source areas (for downscaling; within 1 of INTER_AREA),
- * PJ_INTER_NEAREST picks floor(x * sw / w).  New reference. */
+/* Resized copy (w x h), the bytes of OpenCV 4's cv2.resize:
+ * PJ_INTER_LINEAR its fixed-point bilinear, PJ_INTER_AREA its area
+ * averages (bilinear-like weights when enlarging), PJ_INTER_NEAREST the
+ * pixel at floor(x * sw / w).  New reference. */
 pj_image *pj_image_resize(const pj_image *img, int32_t w, int32_t h,
                                  int interpolation);
 /* Copy with channels 0 and 2 swapped (RGB <-> BGR); 3 or 4 channels.
