@@ -57,9 +57,12 @@ local function sh(cmd)
   return out ~= "" and out or nil
 end
 
--- Median milliseconds of REPS single calls (after one warm-up call).
+-- Median milliseconds of REPS single calls, after a warm-up of a tenth of
+-- a second (a virtual CPU can take that long to reach its speed after
+-- idling; the Python references warm up the same way).
 local function median(fn)
-  fn()
+  local t0 = pj.now()
+  repeat fn() until pj.now() - t0 >= 0.1
   return pj.timeit(fn, { number = 1, ["repeat"] = REPS, quiet = true, result = true }).median * 1000
 end
 

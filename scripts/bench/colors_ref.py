@@ -52,7 +52,11 @@ def palette_fast(colors):
 
 
 def median_ms(fn):
-    fn()
+    t0 = time.perf_counter()
+    while True:  # a tenth of a second of warm-up, as bench.lua's median
+        fn()
+        if time.perf_counter() - t0 >= 0.1:
+            break
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
