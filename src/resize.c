@@ -232,6 +232,17 @@ __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int
   return d;
 }
 
+/* The sums of output pixels d and d + 1 (3-4 channels), one per lane. */
+static inline __attribute__((always_inline, target("avx2"))) __m256i
+two_sums(const uint8_t *s, const int32_t *xofs, const int32_t *w4, int32_t d, __m256i pick) {
+  const __m128i lo = _mm_loadu_si128((const __m128i *)(s + xofs[d]));
+  const __m128i hi = _mm_loadu_si128((const __m128i *)(s + xofs[d + 1]));
+  const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  const __m256i taps = _mm256_shuffle_epi8(both, pick);
+  const __m256i w = _mm256_load_si256((const __m256i *)(w4 + 4 * (size_t)d));
+  return _mm256_srai_epi32(_mm256_madd_epi16(taps, w), 4);
+}
+
 /* 3 and 4 channels: two output pixels a vector (one per 128-bit lane),
  * each channel's two taps zero-extended into a 16-bit pair by one pshufb
  * and weighted with one pmaddwd.  Four pixels a step: their sums packed
@@ -251,12 +262,12 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   const int32_t *xofs = t->xofs;
   const int32_t *w4 = t->alpha4;
   int32_t d = 0;
-#define TWO(d)                                                                                    _mm256_srai_epi32(                                                                                 _mm256_madd_epi16(                                                                                 _mm256_shuffle_epi8(                                                                               _mm256_inserti128_si256(                                                                           _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(s + xofs[d]))),                       _mm_loadu_si128((const __m128i *)(s + xofs[(d) + 1])), 1),                                 pick),                                                                                     _mm256_load_si256((const __m256i *)(w4 + 4 * (size_t)(d)))),                               4)
   /* Each pixel stores 4 sums; for 3 channels the 4th is overwritten by the
    * next pixel, and rows of sums have 4 spare ones.  So the stores go in
    * pixel order. */
   for (; d + 4 <= end; d += 4) {
-    const __m256i p = _mm256_packs_epi32(TWO(d), TWO(d + 2));
+    const __m256i p =
+        _mm256_packs_epi32(two_sums(s, xofs, w4, d, pick), two_sums(s, xofs, w4, d + 2, pick));
     const __m128i lo = _mm256_castsi256_si128(p), hi = _mm256_extracti128_si256(p, 1);
     _mm_storel_epi64((__m128i *)(out + (size_t)d * c), lo);
     _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), hi);
@@ -264,11 +275,10 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
     _mm_storeh_pi((__m64 *)(void *)(out + (size_t)(d + 3) * c), _mm_castsi128_ps(hi));
   }
   for (; d + 2 <= end; d += 2) {
-    const __m256i p = _mm256_packs_epi32(TWO(d), _mm256_setzero_si256());
+    const __m256i p = _mm256_packs_epi32(two_sums(s, xofs, w4, d, pick), _mm256_setzero_si256());
     _mm_storel_epi64((__m128i *)(out + (size_t)d * c), _mm256_castsi256_si128(p));
     _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(p, 1));
   }
-#undef TWO
   return d;
 }
 
