@@ -621,8 +621,17 @@ typedef struct nn_tab {
   int32_t nblocks, bsize;
 } nn_tab;
 
-static size_t nn_tab_bytes(int32_t dw, int c) {
-  return sizeof(int32_t) * (size_t)dw + sizeof(nn_block) * ((size_t)dw * c / 8 + 1) + 64;
+/* Whether a nearest resize to d gets the byte map.  It costs about what a
+ * few rows of copying do, and 5 bytes per output byte of a row: rows past
+ * 4 MiB copy pixel by pixel instead. */
+static bool nn_mapped(const pj_image *d) {
+  const size_t n = (size_t)d->width * d->channels;
+  return n >= 16 && n <= ((size_t)4 << 20) && d->height >= 4;
+}
+
+static size_t nn_tab_bytes(const pj_image *d) {
+  const size_t map = nn_mapped(d) ? sizeof(nn_block) * ((size_t)d->width * d->channels / 8 + 1) : 0;
+  return sizeof(int32_t) * (size_t)d->width + map + 64;
 }
 
 /* Fills t's blocks of bsize bytes; false when one of them cannot be. */
@@ -668,8 +677,7 @@ static void nn_tab_make(nn_tab *t, void *mem, const pj_image *s, const pj_image 
   t->blocks = NULL;
 #ifdef PJ_X86_SIMD
   const int32_t rowbytes = s->width * c, n = d->width * c;
-  /* The map costs about what a few rows of copying do. */
-  if (!pj_cpu_ssse3() || rowbytes < 16 || n < 16 || d->height < 4) return;
+  if (!pj_cpu_ssse3() || rowbytes < 16 || !nn_mapped(d)) return;
   t->blocks = (nn_block *)(((uintptr_t)(xofs + d->width) + 63) & ~(uintptr_t)63);
   /* Blocks of 8 lose to 4-byte moves for pixels of 3 and 4 bytes. */
   if (!nn_blocks(t, rowbytes, n, c, 16) && (c > 2 || !nn_blocks(t, rowbytes, n, c, 8)))
@@ -834,7 +842,7 @@ static int resize_into(const pj_image *src, pj_image *dst, int interp, bool thre
   nn_tab nt;
   area_tab tx = {0}, ty = {0};
   uint8_t stack[4096] __attribute__((aligned(64)));
-  const size_t tab = j.path == RZ_NEAREST ? nn_tab_bytes(dst->width, dst->channels)
+  const size_t tab = j.path == RZ_NEAREST ? nn_tab_bytes(dst)
                                           : lin_tabs_bytes(dst->width, dst->height, dst->channels);
   void *mem = tab <= sizeof stack ? stack : malloc(tab);
   bool ok = mem && rz_tables(&j, &lt, &nt, &tx, &ty, mem);
