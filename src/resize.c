@@ -53,8 +53,13 @@ typedef struct lin_tabs {
   int32_t *alpha4; /* 3-4 channels with AVX2: each pixel's weight pair 4 times */
 } lin_tabs;
 
+/* Rows of up to this many output pixels get alpha4 (16 bytes a pixel);
+ * wider ones take the SSSE3 pass instead of a table larger than the row. */
+#define ALPHA4_MAX ((int32_t)1 << 20)
+
 static size_t lin_tabs_bytes(int32_t dw, int32_t dh, int c) {
-  return 8 * ((size_t)dw + (size_t)dh) + 64 + (c >= 3 ? 16 * (size_t)dw + 32 : 0);
+  const size_t alpha4 = c >= 3 && dw <= ALPHA4_MAX ? 16 * (size_t)dw + 32 : 0;
+  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4;
 }
 
 /* Source position and fraction of output index d, as OpenCV's bilinear
@@ -148,7 +153,7 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
   }
   t->alpha4 = NULL;
 #ifdef PJ_X86_SIMD
-  if (c >= 3 && pj_cpu_avx2()) {
+  if (c >= 3 && dw <= ALPHA4_MAX && pj_cpu_avx2()) {
     /* One 32-byte load then gives two pixels' weights, one per lane. */
     t->alpha4 = (int32_t *)(((uintptr_t)(t->beta + 2 * (size_t)dh) + 31) & ~(uintptr_t)31);
     for (int32_t d = 0; d < dw; d++) {
