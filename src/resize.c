@@ -691,26 +691,26 @@ static void nn_tab_make(nn_tab *t, void *mem, const pj_image *s, const pj_image 
 }
 
 #ifdef PJ_X86_SIMD
+/* The output bytes of block k, from its two loads of source row s. */
+static inline __attribute__((always_inline, target("ssse3"))) __m128i
+nn_block_bytes(const uint8_t *s, const nn_block *k) {
+  const __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k->base0)),
+                                     _mm_loadu_si128((const __m128i *)k->m0));
+  const __m128i e = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k->base1)),
+                                     _mm_loadu_si128((const __m128i *)k->m1));
+  return _mm_or_si128(a, e);
+}
+
 __attribute__((target("ssse3"))) static void nn_row_ssse3(const uint8_t *s, uint8_t *d,
                                                           const nn_tab *t, int32_t n, int c) {
   const nn_block *k = t->blocks;
   int32_t o = 0;
   if (t->bsize == 16) {
-    for (int32_t b = 0; b < t->nblocks; b++, o += 16) {
-      const __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base0)),
-                                         _mm_loadu_si128((const __m128i *)k[b].m0));
-      const __m128i e = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base1)),
-                                         _mm_loadu_si128((const __m128i *)k[b].m1));
-      _mm_storeu_si128((__m128i *)(d + o), _mm_or_si128(a, e));
-    }
+    for (int32_t b = 0; b < t->nblocks; b++, o += 16)
+      _mm_storeu_si128((__m128i *)(d + o), nn_block_bytes(s, &k[b]));
   } else {
-    for (int32_t b = 0; b < t->nblocks; b++, o += 8) {
-      const __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base0)),
-                                         _mm_loadu_si128((const __m128i *)k[b].m0));
-      const __m128i e = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + k[b].base1)),
-                                         _mm_loadu_si128((const __m128i *)k[b].m1));
-      _mm_storel_epi64((__m128i *)(d + o), _mm_or_si128(a, e));
-    }
+    for (int32_t b = 0; b < t->nblocks; b++, o += 8)
+      _mm_storel_epi64((__m128i *)(d + o), nn_block_bytes(s, &k[b]));
   }
   for (; o < n; o++) d[o] = s[t->xofs[o / c] + o % c];
 }
