@@ -37,7 +37,7 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # Fuzz targets also built as replay programs over their regression corpus.
 REPLAY_BIN := $(BUILD)/fuzz-replay/decode $(BUILD)/fuzz-replay/crop \
 	$(BUILD)/fuzz-replay/colors $(BUILD)/fuzz-replay/quads $(BUILD)/fuzz-replay/pngdiff \
-	$(BUILD)/fuzz-replay/exif
+	$(BUILD)/fuzz-replay/exif $(BUILD)/fuzz-replay/kernels
 HOST_BIN := $(if $(filter build,$(BUILD)),bin/pixjit,$(BUILD)/pixjit)
 
 .PHONY: all lib deps test check asan valgrind bench demo clean fuzz install uninstall install-rock

@@ -23,6 +23,7 @@ echo "building fuzz targets with clang"
 build decode tests/fuzz/fuzz_decode.c
 build crop tests/fuzz/fuzz_crop.c
 build colors tests/fuzz/fuzz_colors.c
+build kernels tests/fuzz/fuzz_kernels.c
 build pngdiff tests/fuzz/fuzz_pngdiff.c
 build exif tests/fuzz/fuzz_exif.c
 build quads tests/fuzz/fuzz_quads.c -DPIXJIT_LUA_DIR="\"$PWD/lua\"" -Wl,--export-dynamic \
@@ -43,7 +44,7 @@ run() { # name target regressions-dir [libFuzzer flags] seeds...
   local extra=()
   while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do extra+=("$1"); shift; done
   rm -rf "$out/artifacts/$name"
-  mkdir -p "$out/corpus/$name" "$out/artifacts/$name"
+  mkdir -p "$out/corpus/$name" "$out/artifacts/$name" "$reg"
   echo "fuzzing $name for ${secs}s"
   if ! "$out/$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 "${extra[@]}" \
        -artifact_prefix="$out/artifacts/$name/" "$out/corpus/$name" "$reg" "$@" \
@@ -66,6 +67,7 @@ run webp decode webp "$out/seeds/webp"
 run exif exif exif "$out/seeds/exif"
 run crop crop crop "$out/seeds/bytes"
 run colors colors colors "$out/seeds/bytes"
+run kernels kernels kernels tests/fuzz/seeds/kernels "$out/seeds/bytes"
 # LeakSanitizer cannot see into LuaJIT's heap (see fuzz_quads.c).
 run quads quads quads -detect_leaks=0 tests/fuzz/seeds/quads
 if [ "$failed" -ne 0 ]; then

@@ -66,4 +66,8 @@ static inline int get(void) {
 bool pj_cpu_ssse3(void) { return get() & F_SSSE3; }
 bool pj_cpu_avx2(void) { return get() & F_AVX2; }
 bool pj_cpu_avx512vl(void) { return get() & F_AVX512VL; }
+
+void pj_cpu_redetect(void) { atomic_store_explicit(&features, 0, memory_order_relaxed); }
+#else
+void pj_cpu_redetect(void) {}
 #endif

@@ -231,6 +231,10 @@ bool pj_cpu_ssse3(void);
 bool pj_cpu_avx2(void);
 bool pj_cpu_avx512vl(void);
 #endif
+/* Reads PIXJIT_CPU_DISABLE again at the next question, so that a test can
+ * run the SIMD and the portable paths in one process; not while kernels
+ * run. */
+void pj_cpu_redetect(void);
 
 /* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
  * point, rounded half up.  The weights sum to 1 << 15, so gray input maps

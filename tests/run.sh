@@ -63,6 +63,7 @@ replay fuzz-exif "$BUILD/fuzz-replay/exif" tests/fuzz/regressions/exif
 replay fuzz-pngdiff "$BUILD/fuzz-replay/pngdiff" tests/fuzz/regressions/pngdiff tests/fuzz/regressions/png "${data_dirs[@]}"
 replay fuzz-crop "$BUILD/fuzz-replay/crop" tests/fuzz/regressions/crop
 replay fuzz-colors "$BUILD/fuzz-replay/colors" tests/fuzz/regressions/colors
+replay fuzz-kernels "$BUILD/fuzz-replay/kernels" tests/fuzz/regressions/kernels tests/fuzz/seeds/kernels
 replay fuzz-quads "$BUILD/fuzz-replay/quads" tests/fuzz/regressions/quads tests/fuzz/seeds/quads
 
 "$PIXJIT" tests/run_specs.lua -o tests/summary_handler.lua tests/spec >"$tmp/lua.out" 2>&1
