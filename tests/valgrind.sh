@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# valgrind memcheck over the C test suites: no invalid access, no leak.
+# valgrind memcheck over the C test suites and the kernels fuzz target's
+# seeds: no invalid access, no read of bytes never written, no leak.
 # (The Lua specs run under ASan/LSan in `make asan` instead: LuaJIT's own
 # allocator and JIT confuse memcheck.)
 set -u
@@ -10,10 +11,12 @@ if [ -z "${PIXJIT_DATA:-}" ] && [ -d ../shared/data ]; then
   export PIXJIT_DATA
 fi
 failed=0 passed=0
-for t in "$BUILD"/tests/test_*; do
+for t in "$BUILD"/tests/test_* "$BUILD"/fuzz-replay/kernels; do
   [ -x "$t" ] || continue
+  args=()
+  [ "$(basename "$t")" = kernels ] && args=(tests/fuzz/seeds/kernels)
   if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-       --suppressions=tests/valgrind.supp "$t" >/dev/null 2>"$BUILD/valgrind.$(basename "$t").log"; then
+       --suppressions=tests/valgrind.supp "$t" "${args[@]}" >/dev/null 2>"$BUILD/valgrind.$(basename "$t").log"; then
     passed=$((passed + 1))
     echo "valgrind $(basename "$t"): clean"
   else
