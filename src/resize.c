@@ -51,15 +51,22 @@ typedef struct lin_tabs {
   int32_t *yofs;   /* source row per output row (clamped when read) */
   int16_t *beta;   /* 2 weights per output row */
   int32_t *alpha4; /* 3-4 channels with AVX2: each pixel's weight pair 4 times */
+  uint8_t *blk3;   /* 3 channels with AVX2: shuffles and weights per 8 pixels */
+  int32_t nblk3;   /* leading blocks of 8 output pixels that blk3 covers */
 } lin_tabs;
 
 /* Rows of up to this many output pixels get alpha4 (16 bytes a pixel);
  * wider ones take the SSSE3 pass instead of a table larger than the row. */
 #define ALPHA4_MAX ((int32_t)1 << 20)
 
+/* A block of blk3: three pshufb masks, then three weight vectors, each
+ * 32 bytes (low lane: pixels 8b .. 8b + 3, high lane: 8b + 4 .. 8b + 7). */
+#define BLK3_BYTES 192
+
 static size_t lin_tabs_bytes(int32_t dw, int32_t dh, int c) {
   const size_t alpha4 = c >= 3 && dw <= ALPHA4_MAX ? 16 * (size_t)dw + 32 : 0;
-  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4;
+  const size_t blk3 = c == 3 && dw <= ALPHA4_MAX ? (size_t)(dw / 8) * BLK3_BYTES + 32 : 0;
+  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4 + blk3;
 }
 
 /* Source position and fraction of output index d, as OpenCV's bilinear
@@ -119,6 +126,57 @@ __attribute__((target("avx2"))) static int32_t lin_axis_avx2(int32_t n, double s
 }
 #endif
 
+#ifdef PJ_X86_SIMD
+/* blk3 for the leading blocks of 8 output pixels (3 channels) in which
+ * every 4 pixels take their 24 taps from one 16-byte load at the first
+ * one's left tap, as they do when enlarging or shrinking by less than
+ * about 4/3: each pair of taps is then picked by one pshufb, which fills
+ * every 16-bit lane, where a load and a shuffle per pixel leave a quarter
+ * of them idle.  Pair p of 4 pixels is channel p % 3 of pixel p / 3; it
+ * goes to 32-bit lane p % 4 of mask p / 4. */
+__attribute__((target("avx2"))) static void blk3_make(lin_tabs *t, uint8_t *mem, int32_t dw) {
+  /* Mask m takes pixels (0 0 0 1), (1 1 2 2), (2 3 3 3) and channels
+   * (0 1 2 0), (1 2 0 1), (2 0 1 2): each tap pair is the pixel's offset
+   * spread by sel, plus the channel (and 3 for the right tap) from add. */
+  static const int8_t sel[3][16] = {
+      {0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 0, -1, 1, -1, 1, -1},
+      {1, -1, 1, -1, 1, -1, 1, -1, 2, -1, 2, -1, 2, -1, 2, -1},
+      {2, -1, 2, -1, 3, -1, 3, -1, 3, -1, 3, -1, 3, -1, 3, -1}};
+  static const int8_t add[3][16] = {
+      {0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, 0, -128, 3, -128},
+      {1, -128, 4, -128, 2, -128, 5, -128, 0, -128, 3, -128, 1, -128, 4, -128},
+      {2, -128, 5, -128, 0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128}};
+  __m128i vsel[3], vadd[3];
+  for (int m = 0; m < 3; m++) {
+    vsel[m] = _mm_loadu_si128((const __m128i *)sel[m]);
+    vadd[m] = _mm_loadu_si128((const __m128i *)add[m]);
+  }
+  t->blk3 = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
+  int32_t b = 0;
+  for (; b < dw / 8; b++) {
+    uint8_t *k = t->blk3 + (size_t)b * BLK3_BYTES;
+    for (int g = 0; g < 2; g++) {
+      const int32_t d0 = 8 * b + 4 * g;
+      const __m128i x = _mm_loadu_si128((const __m128i *)(t->xofs + d0));
+      const __m128i rel = _mm_sub_epi32(x, _mm_shuffle_epi32(x, 0));
+      /* Offsets rise along the row, so rel[3] is the span. */
+      if (_mm_extract_epi32(rel, 3) > 16 - 6) goto done;
+      const __m128i r8 = _mm_packus_epi16(_mm_packs_epi32(rel, rel), _mm_setzero_si128());
+      const __m128i w = _mm_loadu_si128((const __m128i *)(t->alpha + 2 * d0));
+      const __m128i wm[3] = {_mm_shuffle_epi32(w, 0x40), _mm_shuffle_epi32(w, 0xa5),
+                             _mm_shuffle_epi32(w, 0xfe)};
+      for (int m = 0; m < 3; m++) {
+        _mm_store_si128((__m128i *)(k + 32 * m + 16 * g),
+                        _mm_add_epi8(_mm_shuffle_epi8(r8, vsel[m]), vadd[m]));
+        _mm_store_si128((__m128i *)(k + 96 + 32 * m + 16 * g), wm[m]);
+      }
+    }
+  }
+done:
+  t->nblk3 = b;
+}
+#endif
+
 static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh,
                           int c, bool area) {
   t->xofs = mem;
@@ -152,6 +210,8 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
     t->beta[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
   t->alpha4 = NULL;
+  t->blk3 = NULL;
+  t->nblk3 = 0;
 #ifdef PJ_X86_SIMD
   if (c >= 3 && dw <= ALPHA4_MAX && pj_cpu_avx2()) {
     /* One 32-byte load then gives two pixels' weights, one per lane. */
@@ -161,6 +221,7 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
       memcpy(&pair, t->alpha + 2 * d, 4);
       for (int k = 0; k < 4; k++) t->alpha4[4 * d + k] = pair;
     }
+    if (c == 3) blk3_make(t, (uint8_t *)(t->alpha4 + 4 * (size_t)dw), dw);
   }
 #endif
 }
@@ -257,7 +318,7 @@ two_sums(const uint8_t *s, const int32_t *xofs, const int32_t *w4, int32_t d, __
  * the second tap's weight is 0. */
 __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, int32_t sw, int c,
                                                            const lin_tabs *t, int32_t dw,
-                                                           hsum *out) {
+                                                           hsum *out, int32_t d) {
   const __m256i pick3 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, 2, -1, 5, -1,
                                          0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, 2, -1, 5, -1);
   const __m256i pick4 = _mm256_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1,
@@ -266,7 +327,6 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   const int32_t end = vec_limit(t, sw, c, dw, 16);
   const int32_t *xofs = t->xofs;
   const int32_t *w4 = t->alpha4;
-  int32_t d = 0;
   /* Each pixel stores 4 sums; for 3 channels the 4th is overwritten by the
    * next pixel, and rows of sums have 4 spare ones.  So the stores go in
    * pixel order. */
@@ -285,6 +345,36 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
     _mm_storel_epi64((__m128i *)(out + (size_t)(d + 1) * c), _mm256_extracti128_si256(p, 1));
   }
   return d;
+}
+
+/* 3 channels, 8 output pixels a step from blk3 (see blk3_make): two
+ * 16-byte loads, three shuffles and three pmaddwd for 24 sums, stored as
+ * 12 in each lane.  Returns the pixels done. */
+__attribute__((target("avx2"))) static int32_t hpass3_blk_avx2(const uint8_t *s, int32_t sw,
+                                                              const lin_tabs *t, int32_t dw,
+                                                              hsum *out) {
+  int32_t nb = vec_limit(t, sw, 3, dw, 16) / 8;
+  if (nb > t->nblk3) nb = t->nblk3;
+  const int32_t *xofs = t->xofs;
+  for (int32_t b = 0; b < nb; b++) {
+    const uint8_t *k = t->blk3 + (size_t)b * BLK3_BYTES;
+    const __m128i lo = _mm_loadu_si128((const __m128i *)(s + xofs[8 * b]));
+    const __m128i hi = _mm_loadu_si128((const __m128i *)(s + xofs[8 * b + 4]));
+    const __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    __m256i r[3];
+    for (int m = 0; m < 3; m++) {
+      const __m256i taps = _mm256_shuffle_epi8(px, _mm256_load_si256((const __m256i *)(k + 32 * m)));
+      const __m256i w = _mm256_load_si256((const __m256i *)(k + 96 + 32 * m));
+      r[m] = _mm256_srai_epi32(_mm256_madd_epi16(taps, w), 4);
+    }
+    const __m256i p01 = _mm256_packs_epi32(r[0], r[1]), p2 = _mm256_packs_epi32(r[2], r[2]);
+    hsum *o = out + (size_t)b * 24;
+    _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(p01));
+    _mm_storel_epi64((__m128i *)(o + 8), _mm256_castsi256_si128(p2));
+    _mm_storeu_si128((__m128i *)(o + 12), _mm256_extracti128_si256(p01, 1));
+    _mm_storel_epi64((__m128i *)(o + 20), _mm256_extracti128_si256(p2, 1));
+  }
+  return nb * 8;
 }
 
 /* The same for CPUs with SSSE3 only: one output pixel a step. */
@@ -313,7 +403,10 @@ static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_
   int32_t d = 0;
 #ifdef PJ_X86_SIMD
   if (c == 1 && pj_cpu_avx2()) d = hpass1_avx2(s, sw, t, dw, out);
-  else if (c >= 3 && t->alpha4) d = hpass34_avx2(s, sw, c, t, dw, out);
+  else if (c >= 3 && t->alpha4) {
+    if (t->nblk3 > 0) d = hpass3_blk_avx2(s, sw, t, dw, out);
+    d = hpass34_avx2(s, sw, c, t, dw, out, d);
+  }
   else if (c >= 3 && pj_cpu_ssse3()) d = hpass34_ssse3(s, sw, c, t, dw, out);
 #endif
   hpass_scalar(s, sw, c, t, d, dw, out);
@@ -846,7 +939,7 @@ static int resize_into(const pj_image *src, pj_image *dst, int interp, bool thre
   lin_tabs lt;
   nn_tab nt;
   area_tab tx = {0}, ty = {0};
-  uint8_t stack[4096] __attribute__((aligned(64)));
+  uint8_t stack[8192] __attribute__((aligned(64)));
   const size_t tab = j.path == RZ_NEAREST ? nn_tab_bytes(dst)
                                           : lin_tabs_bytes(dst->width, dst->height, dst->channels);
   void *mem = tab <= sizeof stack ? stack : malloc(tab);
