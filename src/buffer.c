@@ -93,6 +93,9 @@ static pj_buffer *small_take(int c) {
   if (b) {
     cache.small[c] = b->next;
     cache.small_bytes -= b->cap;
+    /* The list is walked through memory that a collection freed long
+     * ago: fetching the next header now takes its miss off the next call. */
+    if (b->next) __builtin_prefetch(b->next, 1, 3);
   }
   pj_spin_unlock(&cache.lock);
   return b;
