@@ -88,6 +88,34 @@ for spec in sys.argv[2:]:
     end
   end)
 
+  it("resizes RGB word crops to height 32 and mild shrinks exactly, views", function()
+    -- The shapes whose rows go 8 pixels a step through one shuffle table:
+    -- every 4 output pixels' taps within 16 source bytes.
+    local rnd = H.rng(123)
+    for trial = 1, 40 do
+      local sw, sh = 3 + rnd(120), 8 + rnd(33)
+      local dw, dh
+      if trial % 4 == 0 then
+        local f = 0.75 + rnd(26) / 100
+        dw, dh = math.max(1, math.floor(sw * f)), math.max(1, math.floor(sh * f))
+      else
+        dw, dh = math.max(1, math.floor(sw * 32 / sh + 0.5)), 32
+      end
+      local base = H.random_image(sw + 5, sh + 2, 3, rnd)
+      local src = base:view(rnd(6), rnd(3), sw, sh)
+      local want, got = H.resize_linear(src, dw, dh), src:resize(dw, dh)
+      local g = got:pixels()
+      for y = 0, dh - 1 do
+        for i = 0, dw * 3 - 1 do
+          if g[y * got.stride + i] ~= want[y * dw * 3 + i] then
+            error(string.format("%dx%d -> %dx%d: byte %d of row %d is %d, expected %d",
+                                sw, sh, dw, dh, i, y, g[y * got.stride + i], want[y * dw * 3 + i]))
+          end
+        end
+      end
+    end
+  end)
+
   it("picks the pixel at floor(x * sw / dw), any channels and factors, views", function()
     local rnd = H.rng(91)
     for trial = 1, 80 do
