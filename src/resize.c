@@ -53,6 +53,8 @@ typedef struct lin_tabs {
   int32_t *alpha4; /* 3-4 channels with AVX2: each pixel's weight pair 4 times */
   uint8_t *blk3;   /* 3 channels with AVX2: shuffles and weights per 8 pixels */
   int32_t nblk3;   /* leading blocks of 8 output pixels that blk3 covers */
+  uint8_t *blk1;   /* 1 channel with AVX2: a shuffle per 8 pixels (32 bytes) */
+  int32_t nblk1;   /* leading blocks of 8 output pixels that blk1 covers */
 } lin_tabs;
 
 /* Rows of up to this many output pixels get alpha4 (16 bytes a pixel);
@@ -66,7 +68,8 @@ typedef struct lin_tabs {
 static size_t lin_tabs_bytes(int32_t dw, int32_t dh, int c) {
   const size_t alpha4 = c >= 3 && dw <= ALPHA4_MAX ? 16 * (size_t)dw + 32 : 0;
   const size_t blk3 = c == 3 && dw <= ALPHA4_MAX ? (size_t)(dw / 8) * BLK3_BYTES + 32 : 0;
-  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4 + blk3;
+  const size_t blk1 = c == 1 && dw <= ALPHA4_MAX ? (size_t)(dw / 8) * 32 + 32 : 0;
+  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4 + blk3 + blk1;
 }
 
 /* Source position and fraction of output index d, as OpenCV's bilinear
@@ -177,6 +180,29 @@ done:
 }
 #endif
 
+#ifdef PJ_X86_SIMD
+/* blk1 for the leading blocks of 8 output pixels (1 channel) whose taps
+ * lie within 16 bytes of the first one's left tap, as they do from
+ * enlarging to shrinking by nearly 2: one load and one pshufb then give
+ * all 8 pixels' tap pairs, where each took a load of its own.  Pixel q of
+ * a block is 32-bit lane q of its mask: bytes rel, zero, rel + 1, zero.
+ * The weights are the alpha table as it is. */
+__attribute__((target("avx2"))) static void blk1_make(lin_tabs *t, uint8_t *mem, int32_t dw) {
+  t->blk1 = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
+  const __m256i spread = _mm256_set1_epi32(0x00010001), zero_hi = _mm256_set1_epi32((int)0x80018000u);
+  int32_t b = 0;
+  for (; b < dw / 8; b++) {
+    const __m256i x = _mm256_loadu_si256((const __m256i *)(t->xofs + 8 * b));
+    const __m256i rel = _mm256_sub_epi32(x, _mm256_set1_epi32(t->xofs[8 * b]));
+    /* Offsets rise along the row, so the last lane is the span. */
+    if (t->xofs[8 * b + 7] - t->xofs[8 * b] > 16 - 2) break;
+    _mm256_store_si256((__m256i *)(t->blk1 + 32 * (size_t)b),
+                       _mm256_add_epi32(_mm256_mullo_epi32(rel, spread), zero_hi));
+  }
+  t->nblk1 = b;
+}
+#endif
+
 static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_t dw, int32_t dh,
                           int c, bool area) {
   t->xofs = mem;
@@ -212,7 +238,11 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
   t->alpha4 = NULL;
   t->blk3 = NULL;
   t->nblk3 = 0;
+  t->blk1 = NULL;
+  t->nblk1 = 0;
 #ifdef PJ_X86_SIMD
+  if (c == 1 && dw <= ALPHA4_MAX && pj_cpu_avx2())
+    blk1_make(t, (uint8_t *)(t->beta + 2 * (size_t)dh), dw);
   if (c >= 3 && dw <= ALPHA4_MAX && pj_cpu_avx2()) {
     /* One 32-byte load then gives two pixels' weights, one per lane. */
     t->alpha4 = (int32_t *)(((uintptr_t)(t->beta + 2 * (size_t)dh) + 31) & ~(uintptr_t)31);
@@ -278,13 +308,12 @@ static inline int load32(const uint8_t *p) {
  * is microcoded and slow on the CPUs that patch it against Downfall. */
 __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int32_t sw,
                                                           const lin_tabs *t, int32_t dw,
-                                                          hsum *out) {
+                                                          hsum *out, int32_t d) {
   const __m256i pair = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1,
                                         0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
   const int32_t end = vec_limit(t, sw, 1, dw, 4);
   const int32_t *xofs = t->xofs;
   const int16_t *alpha = t->alpha;
-  int32_t d = 0;
   for (; d + 8 <= end; d += 8) {
     const __m256i px = _mm256_setr_epi32(load32(s + xofs[d]), load32(s + xofs[d + 1]),
                                          load32(s + xofs[d + 2]), load32(s + xofs[d + 3]),
@@ -296,6 +325,25 @@ __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int
     _mm_storeu_si128((__m128i *)(out + d), _mm256_castsi256_si128(p));
   }
   return d;
+}
+
+/* Gray, 8 outputs a step from blk1 (see blk1_make): one 16-byte load in
+ * both lanes, one pshufb for the 8 tap pairs.  Returns the pixels done. */
+__attribute__((target("avx2"))) static int32_t hpass1_blk_avx2(const uint8_t *s, int32_t sw,
+                                                              const lin_tabs *t, int32_t dw,
+                                                              hsum *out) {
+  int32_t nb = vec_limit(t, sw, 1, dw, 16) / 8;
+  if (nb > t->nblk1) nb = t->nblk1;
+  const int32_t *xofs = t->xofs;
+  for (int32_t b = 0; b < nb; b++) {
+    const __m256i px = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(s + xofs[8 * b])));
+    const __m256i taps = _mm256_shuffle_epi8(px, _mm256_load_si256((const __m256i *)(t->blk1 + 32 * (size_t)b)));
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(t->alpha + 16 * (size_t)b));
+    const __m256i r = _mm256_srai_epi32(_mm256_madd_epi16(taps, a), 4);
+    const __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(r, r), 0x08);
+    _mm_storeu_si128((__m128i *)(out + 8 * (size_t)b), _mm256_castsi256_si128(p));
+  }
+  return nb * 8;
 }
 
 /* The sums of output pixels d and d + 1 (3-4 channels), one per lane. */
@@ -402,7 +450,10 @@ __attribute__((target("ssse3"))) static int32_t hpass34_ssse3(const uint8_t *s, 
 static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_t dw, hsum *out) {
   int32_t d = 0;
 #ifdef PJ_X86_SIMD
-  if (c == 1 && pj_cpu_avx2()) d = hpass1_avx2(s, sw, t, dw, out);
+  if (c == 1 && pj_cpu_avx2()) {
+    if (t->nblk1 > 0) d = hpass1_blk_avx2(s, sw, t, dw, out);
+    d = hpass1_avx2(s, sw, t, dw, out, d);
+  }
   else if (c >= 3 && t->alpha4) {
     if (t->nblk3 > 0) d = hpass3_blk_avx2(s, sw, t, dw, out);
     d = hpass34_avx2(s, sw, c, t, dw, out, d);
