@@ -51,25 +51,26 @@ typedef struct lin_tabs {
   int32_t *yofs;   /* source row per output row (clamped when read) */
   int16_t *beta;   /* 2 weights per output row */
   int32_t *alpha4; /* 3-4 channels with AVX2: each pixel's weight pair 4 times */
-  uint8_t *blk3;   /* 3 channels with AVX2: shuffles and weights per 8 pixels */
-  int32_t nblk3;   /* leading blocks of 8 output pixels that blk3 covers */
-  uint8_t *blk1;   /* 1 channel with AVX2: a shuffle per 8 pixels (32 bytes) */
-  int32_t nblk1;   /* leading blocks of 8 output pixels that blk1 covers */
+  uint8_t *blk;    /* 1 or 3 channels with AVX2: per 8 output pixels, the
+                    * shuffles (and for 3, weights) of blk1_make/blk3_make */
+  int32_t nblk;    /* leading blocks of 8 output pixels that blk covers */
 } lin_tabs;
 
 /* Rows of up to this many output pixels get alpha4 (16 bytes a pixel);
  * wider ones take the SSSE3 pass instead of a table larger than the row. */
 #define ALPHA4_MAX ((int32_t)1 << 20)
 
-/* A block of blk3: three pshufb masks, then three weight vectors, each
- * 32 bytes (low lane: pixels 8b .. 8b + 3, high lane: 8b + 4 .. 8b + 7). */
+/* A block of blk: for 1 channel one 32-byte pshufb mask; for 3, three
+ * masks, then three weight vectors, each 32 bytes (low lane: pixels
+ * 8b .. 8b + 3, high lane: 8b + 4 .. 8b + 7). */
+#define BLK1_BYTES 32
 #define BLK3_BYTES 192
 
 static size_t lin_tabs_bytes(int32_t dw, int32_t dh, int c) {
   const size_t alpha4 = c >= 3 && dw <= ALPHA4_MAX ? 16 * (size_t)dw + 32 : 0;
-  const size_t blk3 = c == 3 && dw <= ALPHA4_MAX ? (size_t)(dw / 8) * BLK3_BYTES + 32 : 0;
-  const size_t blk1 = c == 1 && dw <= ALPHA4_MAX ? (size_t)(dw / 8) * 32 + 32 : 0;
-  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4 + blk3 + blk1;
+  const size_t blk = (c == 1 || c == 3) && dw <= ALPHA4_MAX
+                         ? (size_t)(dw / 8) * (c == 1 ? BLK1_BYTES : BLK3_BYTES) + 32 : 0;
+  return 8 * ((size_t)dw + (size_t)dh) + 64 + alpha4 + blk;
 }
 
 /* Source position and fraction of output index d, as OpenCV's bilinear
@@ -130,7 +131,7 @@ __attribute__((target("avx2"))) static int32_t lin_axis_avx2(int32_t n, double s
 #endif
 
 #ifdef PJ_X86_SIMD
-/* blk3 for the leading blocks of 8 output pixels (3 channels) in which
+/* blk for the leading blocks of 8 output pixels (3 channels) in which
  * every 4 pixels take their 24 taps from one 16-byte load at the first
  * one's left tap, as they do when enlarging or shrinking by less than
  * about 4/3: each pair of taps is then picked by one pshufb, which fills
@@ -154,10 +155,10 @@ __attribute__((target("avx2"))) static void blk3_make(lin_tabs *t, uint8_t *mem,
     vsel[m] = _mm_loadu_si128((const __m128i *)sel[m]);
     vadd[m] = _mm_loadu_si128((const __m128i *)add[m]);
   }
-  t->blk3 = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
+  t->blk = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
   int32_t b = 0;
   for (; b < dw / 8; b++) {
-    uint8_t *k = t->blk3 + (size_t)b * BLK3_BYTES;
+    uint8_t *k = t->blk + (size_t)b * BLK3_BYTES;
     for (int g = 0; g < 2; g++) {
       const int32_t d0 = 8 * b + 4 * g;
       const __m128i x = _mm_loadu_si128((const __m128i *)(t->xofs + d0));
@@ -176,30 +177,30 @@ __attribute__((target("avx2"))) static void blk3_make(lin_tabs *t, uint8_t *mem,
     }
   }
 done:
-  t->nblk3 = b;
+  t->nblk = b;
 }
 #endif
 
 #ifdef PJ_X86_SIMD
-/* blk1 for the leading blocks of 8 output pixels (1 channel) whose taps
+/* blk for the leading blocks of 8 output pixels (1 channel) whose taps
  * lie within 16 bytes of the first one's left tap, as they do from
  * enlarging to shrinking by nearly 2: one load and one pshufb then give
  * all 8 pixels' tap pairs, where each took a load of its own.  Pixel q of
  * a block is 32-bit lane q of its mask: bytes rel, zero, rel + 1, zero.
  * The weights are the alpha table as it is. */
 __attribute__((target("avx2"))) static void blk1_make(lin_tabs *t, uint8_t *mem, int32_t dw) {
-  t->blk1 = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
+  t->blk = (uint8_t *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
   const __m256i spread = _mm256_set1_epi32(0x00010001), zero_hi = _mm256_set1_epi32((int)0x80018000u);
   int32_t b = 0;
   for (; b < dw / 8; b++) {
+    /* Offsets rise along the row, so the last pixel's is the span. */
+    if (t->xofs[8 * b + 7] - t->xofs[8 * b] > 16 - 2) break;
     const __m256i x = _mm256_loadu_si256((const __m256i *)(t->xofs + 8 * b));
     const __m256i rel = _mm256_sub_epi32(x, _mm256_set1_epi32(t->xofs[8 * b]));
-    /* Offsets rise along the row, so the last lane is the span. */
-    if (t->xofs[8 * b + 7] - t->xofs[8 * b] > 16 - 2) break;
-    _mm256_store_si256((__m256i *)(t->blk1 + 32 * (size_t)b),
+    _mm256_store_si256((__m256i *)(t->blk + BLK1_BYTES * (size_t)b),
                        _mm256_add_epi32(_mm256_mullo_epi32(rel, spread), zero_hi));
   }
-  t->nblk1 = b;
+  t->nblk = b;
 }
 #endif
 
@@ -236,10 +237,8 @@ static void lin_tabs_make(lin_tabs *t, void *mem, int32_t sw, int32_t sh, int32_
     t->beta[2 * d + 1] = sat_s16f(f * COEF_SCALE);
   }
   t->alpha4 = NULL;
-  t->blk3 = NULL;
-  t->nblk3 = 0;
-  t->blk1 = NULL;
-  t->nblk1 = 0;
+  t->blk = NULL;
+  t->nblk = 0;
 #ifdef PJ_X86_SIMD
   if (c == 1 && dw <= ALPHA4_MAX && pj_cpu_avx2())
     blk1_make(t, (uint8_t *)(t->beta + 2 * (size_t)dh), dw);
@@ -327,17 +326,23 @@ __attribute__((target("avx2"))) static int32_t hpass1_avx2(const uint8_t *s, int
   return d;
 }
 
-/* Gray, 8 outputs a step from blk1 (see blk1_make): one 16-byte load in
+/* Blocks of t->blk whose 16-byte loads, at the left taps of pixels 8b
+ * (and 8b + 4), stay inside the row and the buffer's tail. */
+static int32_t blk_limit(const lin_tabs *t, int32_t sw, int c, int32_t dw) {
+  const int32_t nb = vec_limit(t, sw, c, dw, 16) / 8;
+  return nb < t->nblk ? nb : t->nblk;
+}
+
+/* Gray, 8 outputs a step from blk (see blk1_make): one 16-byte load in
  * both lanes, one pshufb for the 8 tap pairs.  Returns the pixels done. */
 __attribute__((target("avx2"))) static int32_t hpass1_blk_avx2(const uint8_t *s, int32_t sw,
                                                               const lin_tabs *t, int32_t dw,
                                                               hsum *out) {
-  int32_t nb = vec_limit(t, sw, 1, dw, 16) / 8;
-  if (nb > t->nblk1) nb = t->nblk1;
+  const int32_t nb = blk_limit(t, sw, 1, dw);
   const int32_t *xofs = t->xofs;
   for (int32_t b = 0; b < nb; b++) {
     const __m256i px = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(s + xofs[8 * b])));
-    const __m256i taps = _mm256_shuffle_epi8(px, _mm256_load_si256((const __m256i *)(t->blk1 + 32 * (size_t)b)));
+    const __m256i taps = _mm256_shuffle_epi8(px, _mm256_load_si256((const __m256i *)(t->blk + BLK1_BYTES * (size_t)b)));
     const __m256i a = _mm256_loadu_si256((const __m256i *)(t->alpha + 16 * (size_t)b));
     const __m256i r = _mm256_srai_epi32(_mm256_madd_epi16(taps, a), 4);
     const __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(r, r), 0x08);
@@ -395,17 +400,16 @@ __attribute__((target("avx2"))) static int32_t hpass34_avx2(const uint8_t *s, in
   return d;
 }
 
-/* 3 channels, 8 output pixels a step from blk3 (see blk3_make): two
+/* 3 channels, 8 output pixels a step from blk (see blk3_make): two
  * 16-byte loads, three shuffles and three pmaddwd for 24 sums, stored as
  * 12 in each lane.  Returns the pixels done. */
 __attribute__((target("avx2"))) static int32_t hpass3_blk_avx2(const uint8_t *s, int32_t sw,
                                                               const lin_tabs *t, int32_t dw,
                                                               hsum *out) {
-  int32_t nb = vec_limit(t, sw, 3, dw, 16) / 8;
-  if (nb > t->nblk3) nb = t->nblk3;
+  const int32_t nb = blk_limit(t, sw, 3, dw);
   const int32_t *xofs = t->xofs;
   for (int32_t b = 0; b < nb; b++) {
-    const uint8_t *k = t->blk3 + (size_t)b * BLK3_BYTES;
+    const uint8_t *k = t->blk + (size_t)b * BLK3_BYTES;
     const __m128i lo = _mm_loadu_si128((const __m128i *)(s + xofs[8 * b]));
     const __m128i hi = _mm_loadu_si128((const __m128i *)(s + xofs[8 * b + 4]));
     const __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
@@ -451,14 +455,12 @@ static void hpass(const uint8_t *s, int32_t sw, int c, const lin_tabs *t, int32_
   int32_t d = 0;
 #ifdef PJ_X86_SIMD
   if (c == 1 && pj_cpu_avx2()) {
-    if (t->nblk1 > 0) d = hpass1_blk_avx2(s, sw, t, dw, out);
+    if (t->nblk > 0) d = hpass1_blk_avx2(s, sw, t, dw, out);
     d = hpass1_avx2(s, sw, t, dw, out, d);
-  }
-  else if (c >= 3 && t->alpha4) {
-    if (t->nblk3 > 0) d = hpass3_blk_avx2(s, sw, t, dw, out);
+  } else if (c >= 3 && t->alpha4) {
+    if (t->nblk > 0) d = hpass3_blk_avx2(s, sw, t, dw, out);
     d = hpass34_avx2(s, sw, c, t, dw, out, d);
-  }
-  else if (c >= 3 && pj_cpu_ssse3()) d = hpass34_ssse3(s, sw, c, t, dw, out);
+  } else if (c >= 3 && pj_cpu_ssse3()) d = hpass34_ssse3(s, sw, c, t, dw, out);
 #endif
   hpass_scalar(s, sw, c, t, d, dw, out);
 }
