@@ -101,22 +101,28 @@ local logo = data .. "/logo_rgba.png"
 section(function()
   if not (wanted("colors") and exists(logo)) then return end
   print("\nmain colours, " .. logo .. " (N = 6)")
-  local img = pj.load(logo)
-  local results = {}
-  for _, t in ipairs { 1, 2 } do
-    pj.threads(t)
-    results[t] = median(function() img:main_colors(6) end)
+  -- Median ms of the count of im at 1 and 2 threads; the NumPy reference
+  -- on the file at path (nil without cv2 and NumPy).
+  local function count_ms(im)
+    local t = {}
+    for _, th in ipairs { 1, 2 } do
+      pj.threads(th)
+      t[th] = median(function() im:main_colors(6) end)
+    end
+    pj.threads(0)
+    return t
   end
-  pj.threads(0)
+  local function numpy_ref(path, reps)
+    local out = have_cv2 and sh(string.format("/usr/bin/python3 scripts/bench/colors_ref.py %s 6 %d", path, reps))
+    return out and require("cjson").decode(out) or nil
+  end
+  local img = pj.load(logo)
+  local results = count_ms(img)
   local full = median(function()
     local im = pj.load(logo)
     pj.palette(im:main_colors(6))
   end)
-  local ref
-  if have_cv2 then
-    local out = sh(string.format("/usr/bin/python3 scripts/bench/colors_ref.py %s 6 %d", logo, math.max(7, math.floor(REPS / 2))))
-    ref = out and require("cjson").decode(out)
-  end
+  local ref = numpy_ref(logo, math.max(7, math.floor(REPS / 2)))
   print(string.format("  pixjit count, decoded image: %.2f ms (1 thread), %.2f ms (2 threads)", results[1], results[2]))
   print(string.format("  pixjit load + count + palette: %.2f ms", full))
   if ref then
@@ -153,16 +159,10 @@ section(function()
     local im = st[2]()
     local path = string.format("build/bench/colors_%d.png", i)
     im:save(path)
-    local t = {}
-    for _, th in ipairs { 1, 2 } do
-      pj.threads(th)
-      t[th] = median(function() im:main_colors(6) end)
-    end
-    pj.threads(0)
+    local t = count_ms(im)
     local line = string.format("  %s, %dx%d, %d distinct colours: %.2f ms (1 thread), %.2f ms (2 threads)",
                                st[1], im.width, im.height, im:main_colors(1).distinct, t[1], t[2])
-    local out = have_cv2 and sh(string.format("/usr/bin/python3 scripts/bench/colors_ref.py %s 6 %d", path, math.max(7, math.floor(REPS / 3))))
-    local r = out and require("cjson").decode(out)
+    local r = numpy_ref(path, math.max(7, math.floor(REPS / 3)))
     if r then
       local best = math.min(r.count.naive, r.count.fast, r.count.faster)
       line = line .. string.format("; NumPy fastest %.2f ms -> %.1fx, %.1fx (target >= 25x)", best, best / t[1], best / t[2])
