@@ -16,6 +16,10 @@
  * costs two more bytes per pixel.  On AVX2 machines rows are cut into
  * runs eight pixels at a time, and step 1 keeps the runs it finds, up to
  * KEEP_MAX, so step 2 reads them instead of the image.
+ * An image whose rows, sampled first, hold almost one run per pixel (a
+ * photo) is counted pixel by pixel instead: the same three steps with
+ * 16-bit (G,B) entries and no runs, reading the image twice rather than
+ * storing and re-reading eight bytes per run.
  * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
  * pixels is processed in groups of red values, one extra read of the image
  * per group, so memory does not grow with the image.  A single red value
@@ -148,7 +152,8 @@ typedef struct run32 {
 } run32;
 
 /* A thread's row memory: a row's runs when they are not kept, and
- * simd_row_runs's run starts (width + 8 entries each, for 8-lane stores). */
+ * simd_row_runs's run starts (width + 8 entries each, for 8-lane stores);
+ * counting pixel by pixel, keys holds a row's entries (row_bins). */
 typedef struct rowmem {
   run32 *runs;
   uint32_t *keys, *starts;
@@ -189,6 +194,35 @@ static int row_runs_generic(const job *j, int32_t y, run32 *open, run32 *out) {
   case 2: return row_runs_generic_c(j, y, open, out, 2);
   case 3: return row_runs_generic_c(j, y, open, out, 3);
   default: return row_runs_generic_c(j, y, open, out, 4);
+  }
+}
+
+/* Pixel by pixel (the dense path), a pixel is an entry bin << 16 | gb:
+ * bin its red when it counts and the red is in the group [lo, lo + n),
+ * else OUT; each x in its lane x % LANES, with its own histogram and
+ * write positions, so that neighbours sharing a red (common in photos)
+ * do not wait on one counter. */
+#define LANES 2
+#define OUT 256u
+#define BINS 257
+
+/* The entries of row y into buf (width entries). */
+static inline __attribute__((always_inline)) void
+row_bins_generic_c(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf, const int C) {
+  const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const uint8_t *mrow = j->mask ? j->mask->data + (size_t)y * j->mask->stride : NULL;
+  for (int32_t x = 0; x < j->img->width; x++) {
+    const uint32_t k = pixel_key(j, p, mrow, x, C);
+    buf[x] = (k >> 16) - lo < n ? k : OUT << 16;
+  }
+}
+
+static void row_bins_generic(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf) {
+  switch (j->img->channels) {
+  case 1: row_bins_generic_c(j, y, lo, n, buf, 1); break;
+  case 2: row_bins_generic_c(j, y, lo, n, buf, 2); break;
+  case 3: row_bins_generic_c(j, y, lo, n, buf, 3); break;
+  default: row_bins_generic_c(j, y, lo, n, buf, 4); break;
   }
 }
 
@@ -344,6 +378,39 @@ __attribute__((target("avx2,popcnt"))) static int simd_row_runs(const job *j, in
   }
 }
 
+/* row_bins_generic eight pixels at a time (buf holds width + 8). */
+__attribute__((target("avx2"), always_inline)) static inline void
+row_bins_c(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf, const int C) {
+  const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const uint8_t *mrow = j->mask ? j->mask->data + (size_t)y * j->mask->stride : NULL;
+  const int32_t w = j->img->width;
+  const __m256i qv = _mm256_set1_epi32((int)((uint32_t)j->q * 0x010101u));
+  const __m256i amin = _mm256_set1_epi32(j->min_alpha - 1);
+  const __m256i lov = _mm256_set1_epi32((int)lo), last = _mm256_set1_epi32((int)n - 1);
+  const __m256i out = _mm256_set1_epi32((int)(OUT << 16));
+  int32_t x = 0;
+  for (; x + 8 <= w; x += 8) {
+    const __m256i k = keys8(p, mrow, x, C, qv, amin);
+    const __m256i d = _mm256_sub_epi32(_mm256_srli_epi32(k, 16), lov);
+    const __m256i in = _mm256_cmpeq_epi32(_mm256_min_epu32(d, last), d);
+    _mm256_storeu_si256((__m256i *)(buf + x), _mm256_blendv_epi8(out, k, in));
+  }
+  for (; x < w; x++) {
+    const uint32_t k = pixel_key(j, p, mrow, x, C);
+    buf[x] = (k >> 16) - lo < n ? k : OUT << 16;
+  }
+}
+
+__attribute__((target("avx2"))) static void simd_row_bins(const job *j, int32_t y, unsigned lo,
+                                                          unsigned n, uint32_t *buf) {
+  switch (j->img->channels) {
+  case 1: row_bins_c(j, y, lo, n, buf, 1); break;
+  case 2: row_bins_c(j, y, lo, n, buf, 2); break;
+  case 3: row_bins_c(j, y, lo, n, buf, 3); break;
+  default: row_bins_c(j, y, lo, n, buf, 4); break;
+  }
+}
+
 /* Whether rows go through simd_row_runs; its lane table is ready when
  * they do. */
 static bool simd_fast(void) {
@@ -358,7 +425,17 @@ static int simd_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
   (void)j, (void)y, (void)open, (void)out, (void)rm;
   return 0;
 }
+static void simd_row_bins(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf) {
+  (void)j, (void)y, (void)lo, (void)n, (void)buf;
+}
 #endif
+
+static inline void row_bins(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf) {
+  if (j->fast)
+    simd_row_bins(j, y, lo, n, buf);
+  else
+    row_bins_generic(j, y, lo, n, buf);
+}
 
 static inline int row_runs(const job *j, int32_t y, run32 *open, run32 *out,
                            const rowmem *rm) {
@@ -482,19 +559,63 @@ static void chunk_pass2(const job *j, int k, const run32 *store, int64_t kept,
     put_runs(rm->runs, n, it.first, lo, hi, pos, scratch);
 }
 
-/* Counts one bucket of runs for red r into tab, then walks it again to
- * report each distinct colour once and zero the table behind it.  The
- * walk has no data-dependent branch in its common case: whether an entry
- * is a colour's first sighting is as random as the image, so it is summed
- * rather than tested, and only counts that can enter the heap (at least its
- * worst entry's) take the branch. */
-static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
-                         topn *h) {
-  for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
+/* The dense pass 1 for row chunk k: its pixels per lane and bin into
+ * h[LANES][BINS]. */
+static void chunk_hist(const job *j, int k, const rowmem *rm, int64_t *h) {
+  const int32_t w = j->img->width;
+  const uint32_t *b = rm->keys;
+  for (int32_t y = chunk_y0(j, k), y1 = chunk_y0(j, k + 1); y < y1; y++) {
+    row_bins(j, y, 0, 256, rm->keys);
+    int32_t x = 0;
+    for (; x + LANES <= w; x += LANES)
+      for (int l = 0; l < LANES; l++) h[l * BINS + (b[x + l] >> 16)]++;
+    for (; x < w; x++) h[(x % LANES) * BINS + (b[x] >> 16)]++;
+  }
+}
+
+static inline void put_pixel(uint32_t e, size_t *pos, uint16_t *scratch) {
+  const size_t p = pos[e >> 16];
+  scratch[p] = (uint16_t)e;
+  pos[e >> 16] = p + 1;
+}
+
+/* The dense pass 2 for row chunk k: writes the (G,B) of its pixels with a
+ * red in [lo, hi) at pos[LANES][BINS].  The others go to the bin OUT,
+ * whose positions restart at dump (lane l at dump + l * (width / LANES + 1))
+ * every row, so the loop has no branch for them. */
+static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, unsigned hi,
+                          size_t *pos, size_t dump, uint16_t *scratch) {
+  const int32_t w = j->img->width;
+  const uint32_t *b = rm->keys;
+  for (int32_t y = chunk_y0(j, k), y1 = chunk_y0(j, k + 1); y < y1; y++) {
+    row_bins(j, y, lo, hi - lo, rm->keys);
+    for (int l = 0; l < LANES; l++) pos[l * BINS + OUT] = dump + (size_t)l * (size_t)(w / LANES + 1);
+    int32_t x = 0;
+    for (; x + LANES <= w; x += LANES)
+      for (int l = 0; l < LANES; l++) put_pixel(b[x + l], pos + l * BINS, scratch);
+    for (; x < w; x++) put_pixel(b[x], pos + (x % LANES) * BINS, scratch);
+  }
+}
+
+/* Counts one bucket for red r into tab, then walks it again to report
+ * each distinct colour once and zero the table behind it.  The bucket
+ * holds runs, or with `pixels` single (G,B) entries.  The walk has no
+ * data-dependent branch in its common case: whether an entry is a colour's
+ * first sighting is as random as the image, so it is summed rather than
+ * tested, and only counts that can enter the heap (at least its worst
+ * entry's) take the branch. */
+static inline __attribute__((always_inline)) void
+count_entries(const void *bucket, size_t n, unsigned r, uint32_t *tab, topn *h, const bool pixels) {
+  const run16 *v = bucket;
+  const uint16_t *u = bucket;
+  if (pixels)
+    for (size_t i = 0; i < n; i++) tab[u[i]]++;
+  else
+    for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
   int64_t distinct = 0;
   int64_t floor = !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
   for (size_t i = 0; i < n; i++) {
-    const unsigned g = v[i].gb;
+    const unsigned g = pixels ? u[i] : v[i].gb;
     const uint32_t c = tab[g];
     tab[g] = 0;
     distinct += c != 0;
@@ -503,6 +624,14 @@ static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab,
     floor = h->n < h->cap ? 1 : h->e[0].count;
   }
   h->distinct += distinct;
+}
+
+static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
+  count_entries(v, n, r, tab, h, false);
+}
+
+static void count_pixels(const uint16_t *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
+  count_entries(v, n, r, tab, h, true);
 }
 
 /* count_bucket for gray images, whose keys are r = g = b: the bucket
@@ -522,7 +651,9 @@ static void gray_bucket(const run16 *v, size_t n, unsigned r, topn *h) {
 typedef struct count {
   job j;
   int T, K;                 /* threads, row chunks */
-  int64_t *hist;            /* bucket entries [chunk][parity][red] */
+  bool dense;               /* pixel by pixel, not in runs */
+  int hs;                   /* hist entries per chunk */
+  int64_t *hist;            /* entries [chunk][parity][red], dense [chunk][lane][bin] */
   int64_t total[256];       /* bucket entries per red value */
   int64_t counted, nruns;
   int64_t keep_cap, *kept;  /* runs kept per chunk by pass 1 (-1: none) */
@@ -531,8 +662,9 @@ typedef struct count {
   rowmem *rms;              /* per thread */
   uint32_t **tabs;          /* per thread, 65,536 counts */
   topn *heaps;              /* per thread */
-  run16 *scratch;
-  size_t scratch_len;
+  run16 *scratch;           /* runs */
+  uint16_t *px_scratch;     /* dense: scratch_len entries, then each thread's dump */
+  size_t scratch_len, dump_len;
 } count;
 
 static void count_free(count *c) {
@@ -540,33 +672,21 @@ static void count_free(count *c) {
     for (int t = 0; t < c->T; t++) free(c->tabs[t]);
   if (c->heaps)
     for (int t = 0; t < c->T; t++) free(c->heaps[t].e);
-  free(c->tabs), free(c->heaps), free(c->hist), free(c->scratch);
+  free(c->tabs), free(c->heaps), free(c->hist), free(c->scratch), free(c->px_scratch);
   free(c->rowbufs), free(c->rms), free(c->store), free(c->kept);
 }
 
-/* Memory for pass 1: histograms, per-thread row buffers and the kept
- * runs (each chunk its share of KEEP_MAX; a chunk has at most one run per
- * pixel plus one per row).  False when out of memory. */
-static bool count_init(count *c) {
-  const pj_image *img = c->j.img;
-  const int T = c->T, K = c->K;
-  c->hist = calloc((size_t)K * 512, sizeof *c->hist);
-  c->tabs = calloc((size_t)T, sizeof *c->tabs);
-  c->heaps = calloc((size_t)T, sizeof *c->heaps);
-  const int64_t w1 = (int64_t)img->width + 1;
-  c->keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
-  if (c->keep_cap > KEEP_MAX / K) c->keep_cap = KEEP_MAX / K;
-  if (c->keep_cap < w1 + 1) c->keep_cap = 0; /* too small to keep a row */
-  c->kept = malloc(sizeof *c->kept * (size_t)K);
+/* Per-thread row buffers.  False when out of memory. */
+static bool count_rows(count *c) {
+  const int64_t w1 = (int64_t)c->j.img->width + 1;
+  c->tabs = calloc((size_t)c->T, sizeof *c->tabs);
+  c->heaps = calloc((size_t)c->T, sizeof *c->heaps);
   /* Per thread: w1 runs, then 2 (w1 + 7) run starts. */
   const size_t bytes = sizeof(run32) * (size_t)w1 + 2 * sizeof(uint32_t) * (size_t)(w1 + 7);
-  c->rowbufs = malloc(bytes * (size_t)T);
-  c->rms = malloc(sizeof *c->rms * (size_t)T);
-  c->store = c->keep_cap ? malloc(sizeof *c->store * (size_t)(c->keep_cap * K)) : NULL;
-  if (!c->hist || !c->tabs || !c->heaps || !c->kept || !c->rowbufs || !c->rms ||
-      (c->keep_cap && !c->store))
-    return false;
-  for (int t = 0; t < T; t++) {
+  c->rowbufs = malloc(bytes * (size_t)c->T);
+  c->rms = malloc(sizeof *c->rms * (size_t)c->T);
+  if (!c->tabs || !c->heaps || !c->rowbufs || !c->rms) return false;
+  for (int t = 0; t < c->T; t++) {
     uint8_t *base = c->rowbufs + bytes * (size_t)t;
     c->rms[t].runs = (run32 *)base;
     c->rms[t].keys = (uint32_t *)(base + sizeof(run32) * (size_t)w1);
@@ -575,33 +695,90 @@ static bool count_init(count *c) {
   return true;
 }
 
+static int colors_forced; /* pj_colors_force */
+
+void pj_colors_force(int method) { colors_forced = method; }
+
+/* Whether to count pixel by pixel: when 16 rows spread over the image
+ * average fewer than DENSE_RUN / 16 (1.5) pixels a run, keeping runs
+ * costs more than it saves (measured on photos and on images of random
+ * runs). */
+#define DENSE_RUN 24
+static bool choose_dense(const count *c) {
+  if (colors_forced) return colors_forced == 2;
+  const job *j = &c->j;
+  const rowmem *rm = &c->rms[0];
+  const int32_t h = j->img->height, S = h < 16 ? h : 16;
+  int64_t runs = 0, pixels = 0;
+  for (int32_t s = 0; s < S; s++) {
+    run32 open = {RUN_NONE, 0};
+    const int n = row_runs(j, (int32_t)((2 * (int64_t)s + 1) * h / (2 * S)), &open, rm->runs, rm);
+    runs += n + (open.len != 0);
+    pixels += open.len;
+    for (int i = 0; i < n; i++) pixels += rm->runs[i].len;
+  }
+  return 16 * pixels < DENSE_RUN * runs;
+}
+
+/* Memory for pass 1: histograms and, for runs, the kept runs (each chunk
+ * its share of KEEP_MAX; a chunk has at most one run per pixel plus one
+ * per row).  False when out of memory. */
+static bool count_init(count *c) {
+  const pj_image *img = c->j.img;
+  const int K = c->K;
+  c->hs = c->dense ? LANES * BINS : 512;
+  c->hist = calloc((size_t)K * (size_t)c->hs, sizeof *c->hist);
+  const int64_t w1 = (int64_t)img->width + 1;
+  c->keep_cap = ((int64_t)img->height / K + 1) * w1 + 1;
+  if (c->keep_cap > KEEP_MAX / K) c->keep_cap = KEEP_MAX / K;
+  if (c->keep_cap < w1 + 1 || c->dense) c->keep_cap = 0; /* too small to keep a row, or no runs */
+  c->kept = malloc(sizeof *c->kept * (size_t)K);
+  c->store = c->keep_cap ? malloc(sizeof *c->store * (size_t)(c->keep_cap * K)) : NULL;
+  return c->hist && c->kept && (!c->keep_cap || c->store);
+}
+
 static run32 *kept_runs(const count *c, int k) {
   return c->store ? c->store + c->keep_cap * k : NULL;
 }
 
-/* 1. Runs per red value and row chunk; totals.  False when out of
- * memory. */
+/* Bucket entries of chunk k with red r. */
+static int64_t hist_red(const count *c, int k, int r) {
+  const int64_t *h = c->hist + (size_t)k * (size_t)c->hs;
+  if (!c->dense) return h[r] + h[256 + r];
+  int64_t n = 0;
+  for (int l = 0; l < LANES; l++) n += h[l * BINS + r];
+  return n;
+}
+
+/* 1. Runs (or pixels) per red value and row chunk; totals.  False when
+ * out of memory. */
 static bool pass_runs(count *c) {
   int64_t *pixels = calloc((size_t)c->K, sizeof *pixels);
   if (!pixels) return false;
   /* Four chunks a thread, taken as threads come free: the halves of an
    * image rarely hold the same number of runs. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
-  for (int k = 0; k < c->K; k++)
-    c->kept[k] = chunk_pass1(&c->j, k, kept_runs(c, k), c->keep_cap, &c->rms[omp_get_thread_num()],
-                             c->hist + (size_t)k * 512, &pixels[k]);
   for (int k = 0; k < c->K; k++) {
-    c->counted += pixels[k];
-    for (int r = 0; r < 256; r++)
-      c->total[r] += c->hist[(size_t)k * 512 + r] + c->hist[(size_t)k * 512 + 256 + r];
+    const rowmem *rm = &c->rms[omp_get_thread_num()];
+    int64_t *h = c->hist + (size_t)k * (size_t)c->hs;
+    if (c->dense)
+      chunk_hist(&c->j, k, rm, h);
+    else
+      c->kept[k] = chunk_pass1(&c->j, k, kept_runs(c, k), c->keep_cap, rm, h, &pixels[k]);
   }
+  for (int k = 0; k < c->K; k++)
+    for (int r = 0; r < 256; r++) c->total[r] += hist_red(c, k, r);
   for (int r = 0; r < 256; r++) c->nruns += c->total[r];
+  if (c->dense) c->counted = c->nruns;
+  for (int k = 0; k < c->K && !c->dense; k++) c->counted += pixels[k];
   free(pixels);
   return true;
 }
 
-/* Per-thread count tables and top-`cap` heaps, and the bucket scratch. */
+/* Per-thread count tables and top-`cap` heaps, and the bucket scratch
+ * (none for gray pixels: pass 1 counted them). */
 static bool count_tables(count *c, int32_t cap) {
+  const bool gray = c->j.img->channels < 3;
   for (int t = 0; t < c->T; t++) {
     c->tabs[t] = calloc(65536, sizeof **c->tabs);
     c->heaps[t].cap = cap;
@@ -609,8 +786,14 @@ static bool count_tables(count *c, int32_t cap) {
     if (!c->tabs[t] || !c->heaps[t].e) return false;
   }
   c->scratch_len = (size_t)c->nruns < SCRATCH_MAX ? (size_t)c->nruns : SCRATCH_MAX;
-  c->scratch = malloc(sizeof *c->scratch * (c->scratch_len ? c->scratch_len : 1));
-  return c->scratch != NULL;
+  if (!c->dense) {
+    c->scratch = malloc(sizeof *c->scratch * (c->scratch_len ? c->scratch_len : 1));
+    return c->scratch != NULL;
+  }
+  if (gray) return true;
+  c->dump_len = (size_t)LANES * (size_t)(c->j.img->width / LANES + 1);
+  c->px_scratch = malloc(sizeof *c->px_scratch * (c->scratch_len + c->dump_len * (size_t)c->T));
+  return c->px_scratch != NULL;
 }
 
 /* 3'. One red value with more runs than the scratch holds: its runs are
@@ -640,31 +823,48 @@ static void count_one_red(count *c, unsigned rr) {
     }
 }
 
-/* 2. Scatter of the reds [r0, r1): the slice for (red r, chunk k, parity
- * p) starts after every earlier red of the group, every earlier chunk's
- * runs of red r and, for odd runs, the chunk's even runs of red r. */
+/* 2. Scatter of the reds [r0, r1): the slice for (red r, chunk k, part p)
+ * starts after every earlier red of the group, every earlier chunk's
+ * entries of red r and the chunk's earlier parts of red r (parts: the
+ * parities of runs, or the lanes of pixels). */
 static void scatter_group(count *c, int r0, int r1, const size_t *start) {
+  const int parts = c->dense ? LANES : 2, stride = c->dense ? BINS : 256;
 #pragma omp parallel num_threads(c->T)
   {
-    size_t pos[512];
+    size_t pos[LANES * BINS > 512 ? LANES * BINS : 512];
+    const int t = omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
     for (int k = 0; k < c->K; k++) {
+      const int64_t *h = c->hist + (size_t)k * (size_t)c->hs;
       for (int r = r0; r < r1; r++) {
         size_t p = start[r];
-        for (int kk = 0; kk < k; kk++)
-          p += (size_t)(c->hist[(size_t)kk * 512 + r] + c->hist[(size_t)kk * 512 + 256 + r]);
-        pos[r] = p;
-        pos[256 + r] = p + (size_t)c->hist[(size_t)k * 512 + r];
+        for (int kk = 0; kk < k; kk++) p += (size_t)hist_red(c, kk, r);
+        for (int l = 0; l < parts; l++) {
+          pos[l * stride + r] = p;
+          p += (size_t)h[l * stride + r];
+        }
       }
-      chunk_pass2(&c->j, k, kept_runs(c, k), c->kept[k], &c->rms[omp_get_thread_num()],
-                  (unsigned)r0, (unsigned)r1, pos, c->scratch);
+      if (c->dense)
+        chunk_scatter(&c->j, k, &c->rms[t], (unsigned)r0, (unsigned)r1, pos,
+                      c->scratch_len + c->dump_len * (size_t)t, c->px_scratch);
+      else
+        chunk_pass2(&c->j, k, kept_runs(c, k), c->kept[k], &c->rms[t], (unsigned)r0, (unsigned)r1,
+                    pos, c->scratch);
     }
   }
 }
 
-/* 2 and 3 for every red value, in groups whose runs fit the scratch. */
+/* 2 and 3 for every red value, in groups whose entries fit the scratch. */
 static void pass_count(count *c) {
   const bool gray = c->j.img->channels < 3;
+  if (gray && c->dense) { /* pass 1 counted each gray level */
+    for (int r = 0; r < 256; r++)
+      if (c->total[r]) {
+        c->heaps[0].distinct++;
+        topn_offer(&c->heaps[0], c->total[r], (unsigned)r * 0x010101u);
+      }
+    return;
+  }
   for (int r0 = 0; r0 < 256;) {
     if ((size_t)c->total[r0] > c->scratch_len) {
       count_one_red(c, (unsigned)r0++);
@@ -680,7 +880,10 @@ static void pass_count(count *c) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (int r = r0; r < r1; r++) {
       const int t = omp_get_thread_num();
-      if (gray)
+      if (c->dense)
+        count_pixels(c->px_scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
+                     &c->heaps[t]);
+      else if (gray)
         gray_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, &c->heaps[t]);
       else
         count_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
@@ -800,7 +1003,9 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   c.K = c.j.nchunks = c.T > 1 ? (4 * c.T < img->height ? 4 * c.T : img->height) : 1;
   int32_t got = -1;
   int64_t distinct = 0;
-  if (count_init(&c) && pass_runs(&c)) {
+  bool ok = count_rows(&c);
+  if (ok) c.dense = choose_dense(&c);
+  if (ok && count_init(&c) && pass_runs(&c)) {
     if (c.counted > UINT32_MAX) {
       rc = pj_fail(PJ_ELIMIT, "more than 2^32 pixels to count");
       goto done;

@@ -236,6 +236,11 @@ bool pj_cpu_avx512vl(void);
  * run. */
 void pj_cpu_redetect(void);
 
+/* How pj_main_colors walks the image: 0 chooses from a sample of rows
+ * (the default), 1 forces runs, 2 single pixels, so that a test can
+ * compare the two on one image; not while kernels run. */
+void pj_colors_force(int method);
+
 /* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
  * point, rounded half up.  The weights sum to 1 << 15, so gray input maps
  * to itself exactly. */

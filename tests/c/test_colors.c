@@ -1,9 +1,11 @@
 /*
  * test_colors.c - main-colour counts against hand-computed values and a
  * brute-force 2^24-table reference, including the grouped and heavy-red
- * paths that only large images reach, for 1 and N threads.
+ * paths that only large images reach, for 1 and N threads, with the
+ * count in runs and pixel by pixel.
  */
 #include "check.h"
+#include "internal.h"
 #include "pixjit.h"
 
 #include <stdint.h>
@@ -105,21 +107,26 @@ static void test_quantise_and_mask(void) {
   /* 0x10, 0x11, 0x1F share their top 4 bits; their mean is 0x15 (21.33). */
   const uint8_t px[] = {0x10, 0, 0, 0x11, 0, 0, 0x1F, 0, 0, 0x80, 0, 0};
   pj_image *img = from_pixels(4, 1, 3, px);
-  pj_colors_opts o = {0};
-  o.bits = 4;
-  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
-  CHECK_EQ(sum.distinct, 2);
-  CHECK_EQ(out[0].count, 3);
-  CHECK_EQ(out[0].rgb, 0x150000);
-  CHECK_EQ(out[1].rgb, 0x800000);
   const uint8_t m[] = {0, 1, 0, 255};
   pj_image *mask = from_pixels(4, 1, 1, m);
-  o = (pj_colors_opts){0};
-  o.mask = mask;
-  CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
-  CHECK_EQ(sum.counted, 2);
-  CHECK_EQ(out[0].rgb, 0x110000);
-  CHECK_EQ(out[1].rgb, 0x800000);
+  pj_colors_opts o = {0};
+  for (int method = 1; method <= 2; method++) {
+    pj_colors_force(method);
+    o = (pj_colors_opts){0};
+    o.bits = 4;
+    CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
+    CHECK_EQ(sum.distinct, 2);
+    CHECK_EQ(out[0].count, 3);
+    CHECK_EQ(out[0].rgb, 0x150000);
+    CHECK_EQ(out[1].rgb, 0x800000);
+    o = (pj_colors_opts){0};
+    o.mask = mask;
+    CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_OK);
+    CHECK_EQ(sum.counted, 2);
+    CHECK_EQ(out[0].rgb, 0x110000);
+    CHECK_EQ(out[1].rgb, 0x800000);
+  }
+  pj_colors_force(0);
   pj_image *bad = pj_image_new(3, 1, 1, 0);
   o.mask = bad;
   CHECK_EQ(pj_main_colors(img, 5, &o, out, &sum), PJ_EARG);
@@ -176,17 +183,21 @@ static void compare_opts(pj_image *img, const pj_colors_opts *o, const char *wha
   int64_t distinct;
   int64_t counted = reference_opts(img, o, 64, ref, &distinct);
   int threads[] = {1, 2, 3, 8};
-  for (int t = 0; t < 4; t++) {
-    pj_threads_set(threads[t]);
-    memset(out, 0, sizeof out);
-    CHECK_EQ(pj_main_colors(img, 64, o, out, &sum), PJ_OK);
-    CHECK_EQ(sum.counted, counted);
-    CHECK_EQ(sum.distinct, distinct);
-    int bad = 0;
-    for (int i = 0; i < sum.n; i++) bad += out[i].rgb != ref[i].rgb || out[i].count != ref[i].count;
-    if (bad) fprintf(stderr, "  %s, %d threads: %d entries differ\n", what, threads[t], bad);
-    CHECK_EQ(bad, 0);
-  }
+  static const char *method[] = {"chosen", "runs", "pixels"};
+  for (int m = 0; m < 3; m++)
+    for (int t = 0; t < 4; t++) {
+      pj_colors_force(m);
+      pj_threads_set(threads[t]);
+      memset(out, 0, sizeof out);
+      CHECK_EQ(pj_main_colors(img, 64, o, out, &sum), PJ_OK);
+      CHECK_EQ(sum.counted, counted);
+      CHECK_EQ(sum.distinct, distinct);
+      int bad = 0;
+      for (int i = 0; i < sum.n; i++) bad += out[i].rgb != ref[i].rgb || out[i].count != ref[i].count;
+      if (bad) fprintf(stderr, "  %s, %s, %d threads: %d entries differ\n", what, method[m], threads[t], bad);
+      CHECK_EQ(bad, 0);
+    }
+  pj_colors_force(0);
   pj_threads_set(0);
 }
 
@@ -247,18 +258,19 @@ static void test_random_small(void) {
 }
 
 static void test_large_paths(void) {
-  /* More runs than the 4 Mi-entry scratch: processed in groups of reds. */
-  pj_image *img = pj_image_new(2200, 2000, 3, 0);
-  for (size_t i = 0; i < (size_t)2200 * 2000 * 3; i++) img->data[i] = (uint8_t)rnd();
+  /* More runs than the 4 Mi-entry scratch: processed in groups of reds.
+   * The width leaves a tail after each group of eight pixels. */
+  pj_image *img = pj_image_new(2203, 2000, 3, 0);
+  for (size_t i = 0; i < (size_t)2203 * 2000 * 3; i++) img->data[i] = (uint8_t)rnd();
   compare_with_reference(img, "noisy 4.4 Mpx");
   /* One red value with more runs than the scratch: counted directly. */
-  for (size_t i = 0; i < (size_t)2200 * 2000; i++) img->data[i * 3] = 7;
+  for (size_t i = 0; i < (size_t)2203 * 2000; i++) img->data[i * 3] = 7;
   compare_with_reference(img, "one red, 4.4 Mpx");
   pj_image_release(img);
   /* RGBA, nearly all visible: more runs than pass 1 keeps (rows are walked
    * again) and than the scratch holds (groups of reds). */
-  img = pj_image_new(2200, 2000, 4, 0);
-  for (size_t i = 0; i < (size_t)2200 * 2000; i++) {
+  img = pj_image_new(2203, 2000, 4, 0);
+  for (size_t i = 0; i < (size_t)2203 * 2000; i++) {
     uint8_t *p = img->data + i * 4;
     p[0] = (uint8_t)rnd(), p[1] = (uint8_t)rnd(), p[2] = (uint8_t)rnd();
     p[3] = rnd() % 50 ? 255 : 0;
@@ -315,17 +327,21 @@ static void test_quantised_many(void) {
   o.bits = 6;
   int32_t n = 1 << 18; /* 2^(3*6) buckets at most */
   pj_color_count *many = malloc(sizeof *many * (size_t)n);
-  pj_colors_summary s;
-  CHECK_EQ(pj_main_colors(img, n, &o, many, &s), PJ_OK);
-  CHECK_EQ(s.n, s.distinct);
-  int64_t sum = 0;
-  int bad = 0;
-  for (int32_t i = 0; i < s.n; i++) {
-    sum += many[i].count;
-    if (i && many[i].count > many[i - 1].count) bad++;
+  for (int method = 1; method <= 2; method++) {
+    pj_colors_force(method);
+    pj_colors_summary s;
+    CHECK_EQ(pj_main_colors(img, n, &o, many, &s), PJ_OK);
+    CHECK_EQ(s.n, s.distinct);
+    int64_t sum = 0;
+    int bad = 0;
+    for (int32_t i = 0; i < s.n; i++) {
+      sum += many[i].count;
+      if (i && many[i].count > many[i - 1].count) bad++;
+    }
+    CHECK_EQ(sum, 600 * 600);
+    CHECK_EQ(bad, 0);
   }
-  CHECK_EQ(sum, 600 * 600);
-  CHECK_EQ(bad, 0);
+  pj_colors_force(0);
   free(many);
   pj_image_release(img);
 }
