@@ -702,11 +702,13 @@ void pj_colors_force(int method) { colors_forced = method; }
 /* Whether to count pixel by pixel: when 16 rows spread over the image
  * average fewer than DENSE_RUN / 16 (1.5) pixels a run, keeping runs
  * costs more than it saves (measured on photos and on images of random
- * runs). */
+ * runs).  Not without the 8-pixel keys: one pixel at a time, finding
+ * the keys twice costs what storing the runs saves. */
 #define DENSE_RUN 24
 static bool choose_dense(const count *c) {
   if (colors_forced) return colors_forced == 2;
   const job *j = &c->j;
+  if (!j->fast) return false;
   const rowmem *rm = &c->rms[0];
   const int32_t h = j->img->height, S = h < 16 ? h : 16;
   int64_t runs = 0, pixels = 0;
