@@ -597,18 +597,25 @@ static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, un
   }
 }
 
-/* Counts one bucket for red r into tab, then walks it again to report
- * each distinct colour once and zero the table behind it.  The bucket
- * holds runs, or with `pixels` single (G,B) entries.  The walk has no
- * data-dependent branch in its common case: whether an entry is a colour's
- * first sighting is as random as the image, so it is summed rather than
- * tested, and only counts that can enter the heap (at least its worst
- * entry's) take the branch. */
+/* Counts one bucket for red r into a table of 65,536 counts, then walks
+ * it again to report each distinct colour once and zero the table behind
+ * it.  The bucket holds runs, or with `pixels` single (G,B) entries; with
+ * `narrow` (fewer than 65,536 of them) the counts are 16-bit, which halves
+ * the table the random updates land in (8-10% of a photo's count).  The
+ * walk has no data-dependent branch in its common case: whether an entry
+ * is a colour's first sighting is as random as the image, so it is summed
+ * rather than tested, and only counts that can enter the heap (at least
+ * its worst entry's) take the branch. */
 static inline __attribute__((always_inline)) void
-count_entries(const void *bucket, size_t n, unsigned r, uint32_t *tab, topn *h, const bool pixels) {
+count_entries(const void *bucket, size_t n, unsigned r, void *table, topn *h, const bool pixels,
+              const bool narrow) {
   const run16 *v = bucket;
   const uint16_t *u = bucket;
-  if (pixels)
+  uint32_t *tab = table;
+  uint16_t *tab16 = table;
+  if (pixels && narrow)
+    for (size_t i = 0; i < n; i++) tab16[u[i]]++;
+  else if (pixels)
     for (size_t i = 0; i < n; i++) tab[u[i]]++;
   else
     for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
@@ -616,8 +623,11 @@ count_entries(const void *bucket, size_t n, unsigned r, uint32_t *tab, topn *h, 
   int64_t floor = !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
   for (size_t i = 0; i < n; i++) {
     const unsigned g = pixels ? u[i] : v[i].gb;
-    const uint32_t c = tab[g];
-    tab[g] = 0;
+    const uint32_t c = narrow ? tab16[g] : tab[g];
+    if (narrow)
+      tab16[g] = 0;
+    else
+      tab[g] = 0;
     distinct += c != 0;
     if (c < floor) continue;
     topn_offer(h, c, (r << 16) | g);
@@ -627,11 +637,16 @@ count_entries(const void *bucket, size_t n, unsigned r, uint32_t *tab, topn *h, 
 }
 
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
-  count_entries(v, n, r, tab, h, false);
+  count_entries(v, n, r, tab, h, false, false);
 }
 
-static void count_pixels(const uint16_t *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
-  count_entries(v, n, r, tab, h, true);
+/* A bucket of single pixels: tab16 when its counts fit 16 bits. */
+static void count_pixels(const uint16_t *v, size_t n, unsigned r, uint32_t *tab, uint16_t *tab16,
+                         topn *h) {
+  if (n <= UINT16_MAX)
+    count_entries(v, n, r, tab16, h, true, true);
+  else
+    count_entries(v, n, r, tab, h, true, false);
 }
 
 /* count_bucket for gray images, whose keys are r = g = b: the bucket
@@ -661,6 +676,7 @@ typedef struct count {
   uint8_t *rowbufs;
   rowmem *rms;              /* per thread */
   uint32_t **tabs;          /* per thread, 65,536 counts */
+  uint16_t **tabs16;        /* dense: per thread, 65,536 16-bit counts */
   topn *heaps;              /* per thread */
   run16 *scratch;           /* runs */
   uint16_t *px_scratch;     /* dense: scratch_len entries, then each thread's dump */
@@ -670,9 +686,11 @@ typedef struct count {
 static void count_free(count *c) {
   if (c->tabs)
     for (int t = 0; t < c->T; t++) free(c->tabs[t]);
+  if (c->tabs16)
+    for (int t = 0; t < c->T; t++) free(c->tabs16[t]);
   if (c->heaps)
     for (int t = 0; t < c->T; t++) free(c->heaps[t].e);
-  free(c->tabs), free(c->heaps), free(c->hist), free(c->scratch), free(c->px_scratch);
+  free(c->tabs), free(c->tabs16), free(c->heaps), free(c->hist), free(c->scratch), free(c->px_scratch);
   free(c->rowbufs), free(c->rms), free(c->store), free(c->kept);
 }
 
@@ -793,6 +811,10 @@ static bool count_tables(count *c, int32_t cap) {
     return c->scratch != NULL;
   }
   if (gray) return true;
+  c->tabs16 = calloc((size_t)c->T, sizeof *c->tabs16);
+  if (!c->tabs16) return false;
+  for (int t = 0; t < c->T; t++)
+    if (!(c->tabs16[t] = calloc(65536, sizeof **c->tabs16))) return false;
   c->dump_len = (size_t)LANES * (size_t)(c->j.img->width / LANES + 1);
   c->px_scratch = malloc(sizeof *c->px_scratch * (c->scratch_len + c->dump_len * (size_t)c->T));
   return c->px_scratch != NULL;
@@ -884,7 +906,7 @@ static void pass_count(count *c) {
       const int t = omp_get_thread_num();
       if (c->dense)
         count_pixels(c->px_scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
-                     &c->heaps[t]);
+                     c->tabs16[t], &c->heaps[t]);
       else if (gray)
         gray_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, &c->heaps[t]);
       else

@@ -277,6 +277,15 @@ static void test_large_paths(void) {
   }
   compare_with_reference(img, "noisy RGBA 4.4 Mpx");
   pj_image_release(img);
+  /* Every other pixel one colour, the rest noise: a red bucket with more
+   * than 65,535 entries, one colour of them counted 120,000 times. */
+  img = pj_image_new(601, 400, 3, 0);
+  for (size_t i = 0; i < (size_t)601 * 400; i++) {
+    uint8_t *p = img->data + i * 3;
+    p[0] = i % 2 ? 5 : (uint8_t)rnd(), p[1] = i % 2 ? 9 : (uint8_t)rnd(), p[2] = i % 2 ? 9 : (uint8_t)rnd();
+  }
+  compare_with_reference(img, "one colour in every other pixel");
+  pj_image_release(img);
 }
 
 /* RGBA runs longer than a bucket entry holds (65535), across rows, and
