@@ -17,9 +17,10 @@
  * runs eight pixels at a time, and step 1 keeps the runs it finds, up to
  * KEEP_MAX, so step 2 reads them instead of the image.
  * An image whose rows, sampled first, hold almost one run per pixel (a
- * photo) is counted pixel by pixel instead: the same three steps with
- * 16-bit (G,B) entries and no runs, reading the image twice rather than
- * storing and re-reading eight bytes per run.
+ * photo) is counted pixel by pixel instead, with 16-bit (G,B) entries and
+ * no runs: steps 1 and 2 become one read of the image that writes each
+ * red's entries into blocks taken as they fill (up to ONEPASS_MAX pixels;
+ * beyond, the histogram and the scatter read the image in turn).
  * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
  * pixels is processed in groups of red values, one extra read of the image
  * per group, so memory does not grow with the image.  A single red value
@@ -40,9 +41,11 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define LIST_LEN 65537 /* distinct (G,B) of a red, and one write past them */
 #define SCRATCH_MAX ((size_t)1 << 22) /* 16 MiB of bucketed runs */
 #define KEEP_MAX ((int64_t)1 << 21)    /* 16 MiB of runs kept from pass 1 */
 
@@ -411,6 +414,47 @@ __attribute__((target("avx2"))) static void simd_row_bins(const job *j, int32_t 
   }
 }
 
+/* The keys of row y's counted pixels, in order, into buf (width + 8
+ * entries); returns how many.  Eight keys at a time, packed to the front
+ * as row_runs_c packs run starts, so the pixels that do not count cost no
+ * write in the scatter that follows. */
+__attribute__((target("avx2,popcnt"), always_inline)) static inline int32_t
+row_entries_c(const job *j, int32_t y, uint32_t *buf, const int C) {
+  const uint8_t *p = j->img->data + (size_t)y * j->img->stride;
+  const uint8_t *mrow = j->mask ? j->mask->data + (size_t)y * j->mask->stride : NULL;
+  const int32_t w = j->img->width;
+  const __m256i qv = _mm256_set1_epi32((int)((uint32_t)j->q * 0x010101u));
+  const __m256i amin = _mm256_set1_epi32(j->min_alpha - 1);
+  const __m256i none = _mm256_set1_epi32(-1);
+  const __m256i nib = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), low4 = _mm256_set1_epi32(15);
+  int32_t n = 0, x = 0;
+  for (; x + 8 <= w; x += 8) {
+    const __m256i k = keys8(p, mrow, x, C, qv, amin);
+    const unsigned m =
+        ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, none))) & 0xFFu;
+    const __m256i idx =
+        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)pack_lanes[m]), nib), low4);
+    _mm256_storeu_si256((__m256i *)(buf + n), _mm256_permutevar8x32_epi32(k, idx));
+    n += __builtin_popcount(m);
+  }
+  for (; x < w; x++) {
+    const uint32_t k = pixel_key(j, p, mrow, x, C);
+    buf[n] = k;
+    n += k != RUN_NONE;
+  }
+  return n;
+}
+
+__attribute__((target("avx2,popcnt"))) static int32_t simd_row_entries(const job *j, int32_t y,
+                                                                      uint32_t *buf) {
+  switch (j->img->channels) {
+  case 1: return row_entries_c(j, y, buf, 1);
+  case 2: return row_entries_c(j, y, buf, 2);
+  case 3: return row_entries_c(j, y, buf, 3);
+  default: return row_entries_c(j, y, buf, 4);
+  }
+}
+
 /* Whether rows go through simd_row_runs; its lane table is ready when
  * they do. */
 static bool simd_fast(void) {
@@ -427,6 +471,10 @@ static int simd_row_runs(const job *j, int32_t y, run32 *open, run32 *out,
 }
 static void simd_row_bins(const job *j, int32_t y, unsigned lo, unsigned n, uint32_t *buf) {
   (void)j, (void)y, (void)lo, (void)n, (void)buf;
+}
+static int32_t simd_row_entries(const job *j, int32_t y, uint32_t *buf) {
+  (void)j, (void)y, (void)buf;
+  return 0;
 }
 #endif
 
@@ -597,30 +645,53 @@ static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, un
   }
 }
 
-/* Counts one bucket for red r into a table of 65,536 counts, then walks
- * it again to report each distinct colour once and zero the table behind
- * it.  The bucket holds runs, or with `pixels` single (G,B) entries; with
- * `narrow` (fewer than 65,536 of them) the counts are 16-bit, which halves
- * the table the random updates land in (8-10% of a photo's count).  The
- * walk has no data-dependent branch in its common case: whether an entry
- * is a colour's first sighting is as random as the image, so it is summed
- * rather than tested, and only counts that can enter the heap (at least
- * its worst entry's) take the branch. */
-static inline __attribute__((always_inline)) void
-count_entries(const void *bucket, size_t n, unsigned r, void *table, topn *h, const bool pixels,
-              const bool narrow) {
-  const run16 *v = bucket;
-  const uint16_t *u = bucket;
+/* Counting a bucket for red r: tally adds its entries into a table of
+ * 65,536 counts, then report reads each count back, reports each distinct
+ * colour once and zeroes the table behind it.  A bucket of runs is walked
+ * again by report.  A bucket of single (G,B) entries (a photo's, counted
+ * pixel by pixel) lists each (G,B) the first time its count leaves 0, so
+ * report walks the distinct colours only: a photo has several pixels a
+ * colour.  With `narrow` (fewer than 65,536 entries) the counts are
+ * 16-bit, which halves the table the random updates land in (8-10% of a
+ * photo's count).  Neither walk has a data-dependent branch in its common
+ * case: whether an entry is a colour's first sighting is as random as the
+ * image, so it is summed rather than tested, and only counts that can
+ * enter the heap (at least its worst entry's) take the branch. */
+static inline void tally_runs(const run16 *v, size_t n, uint32_t *tab) {
+  for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
+}
+
+/* The (G,B) entries u[0 .. n) into table, appending first sightings to
+ * list (65,537 entries), which holds nd; returns the new nd.  Called span
+ * by span for a bucket that comes in blocks. */
+static inline __attribute__((always_inline)) uint32_t
+tally_pixels(const uint16_t *u, size_t n, void *table, uint16_t *list, uint32_t nd,
+             const bool narrow) {
   uint32_t *tab = table;
   uint16_t *tab16 = table;
-  if (pixels && narrow)
-    for (size_t i = 0; i < n; i++) tab16[u[i]]++;
-  else if (pixels)
-    for (size_t i = 0; i < n; i++) tab[u[i]]++;
-  else
-    for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
-  int64_t distinct = 0;
-  int64_t floor = !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
+  for (size_t i = 0; i < n; i++) {
+    const unsigned g = u[i];
+    const uint32_t old = narrow ? tab16[g]++ : tab[g]++;
+    list[nd] = (uint16_t)g;
+    nd += old == 0;
+  }
+  return nd;
+}
+
+static inline int64_t heap_floor(const topn *h) {
+  return !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
+}
+
+/* The counts of red r's entries span[0 .. n): runs, or with `pixels` the
+ * list of its distinct (G,B). */
+static inline __attribute__((always_inline)) void
+report(const void *span, size_t n, unsigned r, void *table, topn *h, const bool pixels,
+       const bool narrow) {
+  const run16 *v = span;
+  const uint16_t *u = span;
+  uint32_t *tab = table;
+  uint16_t *tab16 = table;
+  int64_t distinct = 0, floor = heap_floor(h);
   for (size_t i = 0; i < n; i++) {
     const unsigned g = pixels ? u[i] : v[i].gb;
     const uint32_t c = narrow ? tab16[g] : tab[g];
@@ -631,22 +702,24 @@ count_entries(const void *bucket, size_t n, unsigned r, void *table, topn *h, co
     distinct += c != 0;
     if (c < floor) continue;
     topn_offer(h, c, (r << 16) | g);
-    floor = h->n < h->cap ? 1 : h->e[0].count;
+    floor = heap_floor(h);
   }
   h->distinct += distinct;
 }
 
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
-  count_entries(v, n, r, tab, h, false, false);
+  tally_runs(v, n, tab);
+  report(v, n, r, tab, h, false, false);
 }
 
-/* A bucket of single pixels: tab16 when its counts fit 16 bits. */
+/* A bucket of single pixels: tab16 when its counts fit 16 bits; list as
+ * tally_pixels's. */
 static void count_pixels(const uint16_t *v, size_t n, unsigned r, uint32_t *tab, uint16_t *tab16,
-                         topn *h) {
+                         uint16_t *list, topn *h) {
   if (n <= UINT16_MAX)
-    count_entries(v, n, r, tab16, h, true, true);
+    report(list, tally_pixels(v, n, tab16, list, 0, true), r, tab16, h, true, true);
   else
-    count_entries(v, n, r, tab, h, true, false);
+    report(list, tally_pixels(v, n, tab, list, 0, false), r, tab, h, true, false);
 }
 
 /* count_bucket for gray images, whose keys are r = g = b: the bucket
@@ -676,11 +749,18 @@ typedef struct count {
   uint8_t *rowbufs;
   rowmem *rms;              /* per thread */
   uint32_t **tabs;          /* per thread, 65,536 counts */
-  uint16_t **tabs16;        /* dense: per thread, 65,536 16-bit counts */
+  uint16_t **tabs16;        /* dense: per thread, 65,536 16-bit counts, then a list */
   topn *heaps;              /* per thread */
   run16 *scratch;           /* runs */
   uint16_t *px_scratch;     /* dense: scratch_len entries, then each thread's dump */
   size_t scratch_len, dump_len;
+  bool onepass;             /* dense, scattered into blocks while the image is read */
+  uint16_t *pool;           /* onepass: blk_cap blocks of BLK entries */
+  uint8_t *blk_red;         /* onepass: per block: its red ... */
+  uint16_t *blk_len;        /* ... and its entries */
+  uint32_t *blk_order;      /* onepass: the blocks taken, by red */
+  size_t blk_cap, blk_first[257];
+  atomic_size_t blk_next;   /* onepass: blocks taken */
 } count;
 
 static void count_free(count *c) {
@@ -692,6 +772,7 @@ static void count_free(count *c) {
     for (int t = 0; t < c->T; t++) free(c->heaps[t].e);
   free(c->tabs), free(c->tabs16), free(c->heaps), free(c->hist), free(c->scratch), free(c->px_scratch);
   free(c->rowbufs), free(c->rms), free(c->store), free(c->kept);
+  free(c->pool), free(c->blk_red), free(c->blk_len), free(c->blk_order);
 }
 
 /* Per-thread row buffers.  False when out of memory. */
@@ -724,7 +805,7 @@ void pj_colors_force(int method) { colors_forced = method; }
  * the keys twice costs what storing the runs saves. */
 #define DENSE_RUN 24
 static bool choose_dense(const count *c) {
-  if (colors_forced) return colors_forced == 2;
+  if (colors_forced) return colors_forced >= 2;
   const job *j = &c->j;
   if (!j->fast) return false;
   const rowmem *rm = &c->rms[0];
@@ -814,7 +895,8 @@ static bool count_tables(count *c, int32_t cap) {
   c->tabs16 = calloc((size_t)c->T, sizeof *c->tabs16);
   if (!c->tabs16) return false;
   for (int t = 0; t < c->T; t++)
-    if (!(c->tabs16[t] = calloc(65536, sizeof **c->tabs16))) return false;
+    if (!(c->tabs16[t] = calloc(65536 + LIST_LEN, sizeof **c->tabs16))) return false;
+  if (c->onepass) return true;
   c->dump_len = (size_t)LANES * (size_t)(c->j.img->width / LANES + 1);
   c->px_scratch = malloc(sizeof *c->px_scratch * (c->scratch_len + c->dump_len * (size_t)c->T));
   return c->px_scratch != NULL;
@@ -906,7 +988,7 @@ static void pass_count(count *c) {
       const int t = omp_get_thread_num();
       if (c->dense)
         count_pixels(c->px_scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
-                     c->tabs16[t], &c->heaps[t]);
+                     c->tabs16[t], c->tabs16[t] + 65536, &c->heaps[t]);
       else if (gray)
         gray_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, &c->heaps[t]);
       else
@@ -914,6 +996,134 @@ static void pass_count(count *c) {
                      &c->heaps[t]);
     }
     r0 = r1;
+  }
+}
+
+/* ---- The dense count in one read ------------------------------------------ */
+
+/* An image of at most ONEPASS_MAX pixels, counted pixel by pixel, is
+ * scattered as it is read, without the histogram pass that sizes the
+ * buckets: each thread writes the entries of a (lane, red) into blocks of
+ * BLK entries, taking a new block from a shared pool when one fills (a
+ * write position that is a multiple of BLK has no room).  Every block but
+ * the last of each (thread, lane, red) is full, so the pool needs one
+ * block per BLK counted pixels plus one per (thread, lane, red).  Rows
+ * come as the keys of their counted pixels only (simd_row_entries, so
+ * the path needs the 8-pixel keys, as the dense choice does).  The (G,B)
+ * entries of a red then sit in its blocks, which step 3 counts in turn. */
+#define BLK 512
+#define ONEPASS_MAX ((int64_t)1 << 23)
+#define ONEPASS_THREADS 64 /* each reserves LANES * 256 + BATCH blocks */
+
+static bool onepass_fits(const count *c) {
+  const pj_image *img = c->j.img;
+  return c->dense && c->j.fast && colors_forced != 3 && img->channels >= 3 &&
+         c->T <= ONEPASS_THREADS && (int64_t)img->width * img->height <= ONEPASS_MAX;
+}
+
+/* A thread's write positions, per (lane, red), and the blocks it has
+ * taken from the pool but not yet used, [next, end).  Threads take
+ * BATCH blocks at a time, so that they rarely meet on the pool's counter
+ * or on the same lines of blk_red and blk_len. */
+#define BATCH 64
+typedef struct blk_writer {
+  uint32_t pos[LANES * 256];
+  size_t next, end;
+} blk_writer;
+
+/* The first position of a new block for red r. */
+static __attribute__((noinline)) uint32_t take_block(count *c, blk_writer *w, unsigned r) {
+  if (w->next == w->end) {
+    w->next = atomic_fetch_add_explicit(&c->blk_next, BATCH, memory_order_relaxed);
+    w->end = w->next + BATCH;
+  }
+  const size_t b = w->next++;
+  c->blk_red[b] = (uint8_t)r;
+  c->blk_len[b] = BLK;
+  return (uint32_t)(b * BLK);
+}
+
+static inline __attribute__((always_inline)) void
+put_block(count *c, blk_writer *w, uint16_t *pool, uint32_t key, uint32_t *pos) {
+  const unsigned r = key >> 16;
+  uint32_t p = pos[r];
+  if (__builtin_expect(!(p & (BLK - 1)), 0)) p = take_block(c, w, r);
+  pool[p] = (uint16_t)key;
+  pos[r] = p + 1;
+}
+
+/* Scatters row chunk k with the thread's writer. */
+static void chunk_blocks(count *c, int k, const rowmem *rm, blk_writer *wr) {
+  const job *j = &c->j;
+  const uint32_t *b = rm->keys;
+  uint16_t *const pool = c->pool; /* not reloaded after each write */
+  for (int32_t y = chunk_y0(j, k), y1 = chunk_y0(j, k + 1); y < y1; y++) {
+    const int32_t n = simd_row_entries(j, y, rm->keys);
+    int32_t x = 0;
+    for (; x + LANES <= n; x += LANES)
+#pragma GCC unroll 4
+      for (int l = 0; l < LANES; l++) put_block(c, wr, pool, b[x + l], wr->pos + l * 256);
+    for (; x < n; x++) put_block(c, wr, pool, b[x], wr->pos + (x % LANES) * 256);
+  }
+}
+
+/* 1 and 2 at once: every counted pixel into its red's blocks, then the
+ * blocks listed by red, and the totals.  False when out of memory. */
+static bool pass_blocks(count *c) {
+  const int64_t px = (int64_t)c->j.img->width * c->j.img->height;
+  c->blk_cap = (size_t)(px / BLK) + (size_t)c->T * (LANES * 256 + BATCH);
+  c->pool = malloc(sizeof *c->pool * c->blk_cap * BLK);
+  c->blk_red = malloc(c->blk_cap);
+  c->blk_len = malloc(sizeof *c->blk_len * c->blk_cap);
+  c->blk_order = malloc(sizeof *c->blk_order * c->blk_cap);
+  if (!c->pool || !c->blk_red || !c->blk_len || !c->blk_order) return false;
+  atomic_init(&c->blk_next, 0);
+#pragma omp parallel num_threads(c->T)
+  {
+    blk_writer wr = {.next = 0, .end = 0};
+    const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int k = 0; k < c->K; k++) chunk_blocks(c, k, &c->rms[t], &wr);
+    /* The last block of each (lane, red) ends at its write position; the
+     * blocks taken but not used hold nothing. */
+    for (int i = 0; i < LANES * 256; i++) {
+      const uint32_t p = wr.pos[i];
+      if (p) c->blk_len[(p - 1) / BLK] = (uint16_t)(p - (p - 1) / BLK * BLK);
+    }
+    for (; wr.next < wr.end; wr.next++) c->blk_red[wr.next] = 0, c->blk_len[wr.next] = 0;
+  }
+  const size_t nb = atomic_load(&c->blk_next);
+  size_t *first = c->blk_first;
+  memset(first, 0, sizeof c->blk_first);
+  for (size_t b = 0; b < nb; b++) first[c->blk_red[b] + 1]++, c->total[c->blk_red[b]] += c->blk_len[b];
+  for (int r = 0; r < 256; r++) first[r + 1] += first[r], c->nruns += c->total[r];
+  size_t at[256];
+  memcpy(at, first, sizeof at);
+  for (size_t b = 0; b < nb; b++) c->blk_order[at[c->blk_red[b]]++] = (uint32_t)b;
+  c->counted = c->nruns;
+  return true;
+}
+
+/* 3 for the blocks of red r. */
+static inline __attribute__((always_inline)) void
+count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *h,
+                 const bool narrow) {
+  const uint32_t *blks = c->blk_order + c->blk_first[r];
+  const size_t nb = c->blk_first[r + 1] - c->blk_first[r];
+  uint32_t nd = 0;
+  for (size_t i = 0; i < nb; i++)
+    nd = tally_pixels(c->pool + (size_t)blks[i] * BLK, c->blk_len[blks[i]], table, list, nd, narrow);
+  report(list, nd, r, table, h, true, narrow);
+}
+
+static void pass_count_blocks(count *c) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+  for (int r = 0; r < 256; r++) {
+    const int t = omp_get_thread_num();
+    if (c->total[r] <= UINT16_MAX)
+      count_red_blocks(c, (unsigned)r, c->tabs16[t], c->tabs16[t] + 65536, &c->heaps[t], true);
+    else
+      count_red_blocks(c, (unsigned)r, c->tabs[t], c->tabs16[t] + 65536, &c->heaps[t], false);
   }
 }
 
@@ -1029,13 +1239,17 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   int64_t distinct = 0;
   bool ok = count_rows(&c);
   if (ok) c.dense = choose_dense(&c);
-  if (ok && count_init(&c) && pass_runs(&c)) {
+  c.onepass = ok && onepass_fits(&c);
+  if (ok && (c.onepass ? pass_blocks(&c) : count_init(&c) && pass_runs(&c))) {
     if (c.counted > UINT32_MAX) {
       rc = pj_fail(PJ_ELIMIT, "more than 2^32 pixels to count");
       goto done;
     }
     if (count_tables(&c, (int32_t)(n < c.counted ? n : c.counted))) {
-      pass_count(&c);
+      if (c.onepass)
+        pass_count_blocks(&c);
+      else
+        pass_count(&c);
       got = merge_top(&c, n, out, &distinct);
       if (got > 0 && o.bits < 8 && !pass_means(&c, got, out)) got = -1;
     }
