@@ -239,7 +239,8 @@ void pj_cpu_redetect(void);
 /* How pj_main_colors walks the image: 0 chooses from a sample of rows
  * (the default), 1 forces runs, 2 single pixels (in one read where the
  * image allows), 3 single pixels in two reads, so that a test can compare
- * them on one image; not while kernels run. */
+ * them on one image; forced, small images take every thread too.  Not
+ * while kernels run. */
 void pj_colors_force(int method);
 
 /* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
