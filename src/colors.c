@@ -645,25 +645,34 @@ static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, un
   }
 }
 
-/* Counting a bucket for red r: tally adds its entries into a table of
- * 65,536 counts, then report reads each count back, reports each distinct
- * colour once and zeroes the table behind it.  A bucket of runs is walked
- * again by report.  A bucket of single (G,B) entries (a photo's, counted
- * pixel by pixel) lists each (G,B) the first time its count leaves 0, so
- * report walks the distinct colours only: a photo has several pixels a
- * colour.  With `narrow` (fewer than 65,536 entries) the counts are
- * 16-bit, which halves the table the random updates land in (8-10% of a
- * photo's count).  Neither walk has a data-dependent branch in its common
- * case: whether an entry is a colour's first sighting is as random as the
- * image, so it is summed rather than tested, and only counts that can
- * enter the heap (at least its worst entry's) take the branch. */
-static inline void tally_runs(const run16 *v, size_t n, uint32_t *tab) {
-  for (size_t i = 0; i < n; i++) tab[v[i].gb] += v[i].len;
+/* Counting a bucket for red r: a tally adds its entries (runs, or single
+ * (G,B) entries of a photo counted pixel by pixel) into a table of 65,536
+ * counts and lists each (G,B) the first time its count leaves 0; report
+ * then reads the listed counts back, reports each distinct colour once
+ * and zeroes the table behind it, so it walks the distinct colours only,
+ * not the bucket again.  With `narrow` (fewer than 65,536 entries) pixel
+ * counts are 16-bit, which halves the table the random updates land in
+ * (8-10% of a photo's count).  Neither walk has a data-dependent branch
+ * in its common case: whether an entry is a colour's first sighting is as
+ * random as the image, so it is summed rather than tested, and only
+ * counts that can enter the heap (at least its worst entry's) take the
+ * branch.  The lists hold LIST_LEN entries. */
+/* The runs v[0 .. n) into tab; returns how many (G,B) list holds. */
+static inline uint32_t tally_runs(const run16 *v, size_t n, uint32_t *tab, uint16_t *list) {
+  uint32_t nd = 0;
+  for (size_t i = 0; i < n; i++) {
+    const unsigned g = v[i].gb;
+    const uint32_t old = tab[g];
+    tab[g] = old + v[i].len;
+    list[nd] = (uint16_t)g;
+    nd += old == 0;
+  }
+  return nd;
 }
 
 /* The (G,B) entries u[0 .. n) into table, appending first sightings to
- * list (65,537 entries), which holds nd; returns the new nd.  Called span
- * by span for a bucket that comes in blocks. */
+ * list, which holds nd; returns the new nd.  Called span by span for a
+ * bucket that comes in blocks. */
 static inline __attribute__((always_inline)) uint32_t
 tally_pixels(const uint16_t *u, size_t n, void *table, uint16_t *list, uint32_t nd,
              const bool narrow) {
@@ -682,18 +691,15 @@ static inline int64_t heap_floor(const topn *h) {
   return !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
 }
 
-/* The counts of red r's entries span[0 .. n): runs, or with `pixels` the
- * list of its distinct (G,B). */
+/* The counts of the (G,B) list[0 .. n) of red r.  A (G,B) listed twice
+ * (a run of length 0 first) reads 0 the second time. */
 static inline __attribute__((always_inline)) void
-report(const void *span, size_t n, unsigned r, void *table, topn *h, const bool pixels,
-       const bool narrow) {
-  const run16 *v = span;
-  const uint16_t *u = span;
+report(const uint16_t *list, size_t n, unsigned r, void *table, topn *h, const bool narrow) {
   uint32_t *tab = table;
   uint16_t *tab16 = table;
   int64_t distinct = 0, floor = heap_floor(h);
   for (size_t i = 0; i < n; i++) {
-    const unsigned g = pixels ? u[i] : v[i].gb;
+    const unsigned g = list[i];
     const uint32_t c = narrow ? tab16[g] : tab[g];
     if (narrow)
       tab16[g] = 0;
@@ -708,8 +714,8 @@ report(const void *span, size_t n, unsigned r, void *table, topn *h, const bool 
 }
 
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
-  tally_runs(v, n, tab);
-  report(v, n, r, tab, h, false, false);
+  uint16_t *list = (uint16_t *)(tab + 65536);
+  report(list, tally_runs(v, n, tab, list), r, tab, h, false);
 }
 
 /* A bucket of single pixels: tab16 when its counts fit 16 bits; list as
@@ -717,9 +723,9 @@ static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, to
 static void count_pixels(const uint16_t *v, size_t n, unsigned r, uint32_t *tab, uint16_t *tab16,
                          uint16_t *list, topn *h) {
   if (n <= UINT16_MAX)
-    report(list, tally_pixels(v, n, tab16, list, 0, true), r, tab16, h, true, true);
+    report(list, tally_pixels(v, n, tab16, list, 0, true), r, tab16, h, true);
   else
-    report(list, tally_pixels(v, n, tab, list, 0, false), r, tab, h, true, false);
+    report(list, tally_pixels(v, n, tab, list, 0, false), r, tab, h, false);
 }
 
 /* count_bucket for gray images, whose keys are r = g = b: the bucket
@@ -881,7 +887,7 @@ static bool pass_runs(count *c) {
 static bool count_tables(count *c, int32_t cap) {
   const bool gray = c->j.img->channels < 3;
   for (int t = 0; t < c->T; t++) {
-    c->tabs[t] = calloc(65536, sizeof **c->tabs);
+    c->tabs[t] = calloc(65536 + (LIST_LEN + 1) / 2, sizeof **c->tabs);
     c->heaps[t].cap = cap;
     c->heaps[t].e = malloc(sizeof(pj_color_count) * (size_t)(cap ? cap : 1));
     if (!c->tabs[t] || !c->heaps[t].e) return false;
@@ -1113,7 +1119,7 @@ count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
     nd = tally_pixels(c->pool + (size_t)blks[i] * BLK, c->blk_len[blks[i]], table, list, nd, narrow);
-  report(list, nd, r, table, h, true, narrow);
+  report(list, nd, r, table, h, narrow);
 }
 
 static void pass_count_blocks(count *c) {
