@@ -805,11 +805,12 @@ static int colors_forced; /* pj_colors_force */
 void pj_colors_force(int method) { colors_forced = method; }
 
 /* Whether to count pixel by pixel: when 16 rows spread over the image
- * average fewer than DENSE_RUN / 16 (1.5) pixels a run, keeping runs
+ * average fewer than DENSE_RUN / 16 (1.69) pixels a run, keeping runs
  * costs more than it saves (measured on photos and on images of random
- * runs).  Not without the 8-pixel keys: one pixel at a time, finding
+ * runs: the two break even at 1.65-1.8 pixels a run, at 1 and 2
+ * threads).  Not without the 8-pixel keys: one pixel at a time, finding
  * the keys twice costs what storing the runs saves. */
-#define DENSE_RUN 24
+#define DENSE_RUN 27
 static bool choose_dense(const count *c) {
   if (colors_forced) return colors_forced >= 2;
   const job *j = &c->j;
