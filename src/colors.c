@@ -657,9 +657,10 @@ static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, un
  * random as the image, so it is summed rather than tested, and only
  * counts that can enter the heap (at least its worst entry's) take the
  * branch.  The lists hold LIST_LEN entries. */
-/* The runs v[0 .. n) into tab; returns how many (G,B) list holds. */
-static inline uint32_t tally_runs(const run16 *v, size_t n, uint32_t *tab, uint16_t *list) {
-  uint32_t nd = 0;
+/* The runs v[0 .. n) into tab, appending first sightings to list, which
+ * holds nd; returns the new nd. */
+static inline uint32_t tally_runs(const run16 *v, size_t n, uint32_t *tab, uint16_t *list,
+                                  uint32_t nd) {
   for (size_t i = 0; i < n; i++) {
     const unsigned g = v[i].gb;
     const uint32_t old = tab[g];
@@ -715,7 +716,7 @@ report(const uint16_t *list, size_t n, unsigned r, void *table, topn *h, const b
 
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
   uint16_t *list = (uint16_t *)(tab + 65536);
-  report(list, tally_runs(v, n, tab, list), r, tab, h, false);
+  report(list, tally_runs(v, n, tab, list, 0), r, tab, h, false);
 }
 
 /* A bucket of single pixels: tab16 when its counts fit 16 bits; list as
@@ -760,12 +761,12 @@ typedef struct count {
   run16 *scratch;           /* runs */
   uint16_t *px_scratch;     /* dense: scratch_len entries, then each thread's dump */
   size_t scratch_len, dump_len;
-  bool onepass;             /* dense, scattered into blocks while the image is read */
-  uint16_t *pool;           /* onepass: blk_cap blocks of BLK entries */
+  bool onepass;             /* scattered into blocks while the image is read */
+  void *pool;               /* onepass: blk_cap blocks of BLK entries (run16, dense uint16) */
   uint8_t *blk_red;         /* onepass: per block: its red ... */
   uint16_t *blk_len;        /* ... and its entries */
   uint32_t *blk_order;      /* onepass: the blocks taken, by red */
-  size_t blk_cap, blk_first[257];
+  size_t blk_cap, blk_stride, blk_first[257];
   atomic_size_t blk_next;   /* onepass: blocks taken */
 } count;
 
@@ -812,7 +813,7 @@ void pj_colors_force(int method) { colors_forced = method; }
  * the keys twice costs what storing the runs saves. */
 #define DENSE_RUN 27
 static bool choose_dense(const count *c) {
-  if (colors_forced) return colors_forced >= 2;
+  if (colors_forced) return colors_forced % 2 == 0;
   const job *j = &c->j;
   if (!j->fast) return false;
   const rowmem *rm = &c->rms[0];
@@ -895,6 +896,7 @@ static bool count_tables(count *c, int32_t cap) {
   }
   c->scratch_len = (size_t)c->nruns < SCRATCH_MAX ? (size_t)c->nruns : SCRATCH_MAX;
   if (!c->dense) {
+    if (c->onepass) return true;
     c->scratch = malloc(sizeof *c->scratch * (c->scratch_len ? c->scratch_len : 1));
     return c->scratch != NULL;
   }
@@ -1006,40 +1008,53 @@ static void pass_count(count *c) {
   }
 }
 
-/* ---- The dense count in one read ------------------------------------------ */
+/* ---- Counting in one read ----------------------------------------------- */
 
-/* An image of at most ONEPASS_MAX pixels, counted pixel by pixel, is
- * scattered as it is read, without the histogram pass that sizes the
- * buckets: each thread writes the entries of a (lane, red) into blocks of
- * BLK entries, taking a new block from a shared pool when one fills (a
- * write position that is a multiple of BLK has no room).  Every block but
- * the last of each (thread, lane, red) is full, so the pool needs one
- * block per BLK counted pixels plus one per (thread, lane, red).  Rows
- * come as the keys of their counted pixels only (simd_row_entries, so
- * the path needs the 8-pixel keys, as the dense choice does).  The (G,B)
- * entries of a red then sit in its blocks, which step 3 counts in turn. */
+/* An image of at most ONEPASS_MAX pixels is scattered as it is read,
+ * without the histogram pass that sizes the buckets: each thread writes
+ * the entries of a (part, red) into blocks of BLK entries, taking a new
+ * block from a shared pool when one fills (a write position that is a
+ * multiple of BLK has no room).  The entries are runs (parts: the parity
+ * of a run's index in its chunk, as in pass 1) or, counting pixel by
+ * pixel, (G,B) entries (parts: lanes).  Every block but the last of each
+ * (thread, part, red) is full, and a chunk has no more entries than
+ * counted pixels, so the pool needs one block per BLK pixels plus one per
+ * (thread, part, red).  Pixel rows come as the keys of their counted
+ * pixels only (simd_row_entries, so this path needs the 8-pixel keys, as
+ * the dense choice does).  The entries of a red then sit in its blocks,
+ * which step 3 counts in turn.  Gray images keep the passes: their pixel
+ * histogram is the count, and their run buckets are one colour each. */
 #define BLK 512
 #define ONEPASS_MAX ((int64_t)1 << 23)
 #define ONEPASS_THREADS 64 /* each reserves LANES * 256 + BATCH blocks */
 
 static bool onepass_fits(const count *c) {
   const pj_image *img = c->j.img;
-  return c->dense && c->j.fast && colors_forced != 3 && img->channels >= 3 &&
-         c->T <= ONEPASS_THREADS && (int64_t)img->width * img->height <= ONEPASS_MAX;
+  return c->j.fast && colors_forced <= 2 && img->channels >= 3 && c->T <= ONEPASS_THREADS &&
+         (int64_t)img->width * img->height <= ONEPASS_MAX;
 }
 
-/* A thread's write positions, per (lane, red), and the blocks it has
+/* A thread's write positions, per (part, red), and the blocks it has
  * taken from the pool but not yet used, [next, end).  Threads take
  * BATCH blocks at a time, so that they rarely meet on the pool's counter
  * or on the same lines of blk_red and blk_len. */
 #define BATCH 64
 typedef struct blk_writer {
-  uint32_t pos[LANES * 256];
+  uint32_t pe[LANES * 256][2]; /* next write position and block end (0, 0: none yet) */
   size_t next, end;
 } blk_writer;
 
-/* The first position of a new block for red r. */
-static __attribute__((noinline)) uint32_t take_block(count *c, blk_writer *w, unsigned r) {
+/* Blocks lie blk_stride entries apart, a cache line more than BLK: with
+ * BLK entries apart, every block would start in the same few L1 sets, and
+ * when the reds fill at the same pace (a noisy image) the 512 write
+ * positions evict each other. */
+static size_t blk_stride(const count *c) {
+  return BLK + 64 / (c->dense ? sizeof(uint16_t) : sizeof(run16));
+}
+
+/* The first position of a new block for red r, for the writer's q. */
+static __attribute__((noinline)) uint32_t take_block(count *c, blk_writer *w, unsigned r,
+                                                     uint32_t *q) {
   if (w->next == w->end) {
     w->next = atomic_fetch_add_explicit(&c->blk_next, BATCH, memory_order_relaxed);
     w->end = w->next + BATCH;
@@ -1047,19 +1062,57 @@ static __attribute__((noinline)) uint32_t take_block(count *c, blk_writer *w, un
   const size_t b = w->next++;
   c->blk_red[b] = (uint8_t)r;
   c->blk_len[b] = BLK;
-  return (uint32_t)(b * BLK);
+  q[1] = (uint32_t)(b * c->blk_stride + BLK);
+  return (uint32_t)(b * c->blk_stride);
 }
 
 static inline __attribute__((always_inline)) void
-put_block(count *c, blk_writer *w, uint16_t *pool, uint32_t key, uint32_t *pos) {
+put_block(count *c, blk_writer *w, uint16_t *pool, uint32_t key, uint32_t (*pe)[2]) {
   const unsigned r = key >> 16;
-  uint32_t p = pos[r];
-  if (__builtin_expect(!(p & (BLK - 1)), 0)) p = take_block(c, w, r);
+  uint32_t *q = pe[r], p = q[0];
+  if (__builtin_expect(p == q[1], 0)) p = take_block(c, w, r, q);
   pool[p] = (uint16_t)key;
-  pos[r] = p + 1;
+  q[0] = p + 1;
 }
 
-/* Scatters row chunk k with the thread's writer. */
+/* put_block for a run, in pieces of at most 65535 pixels. */
+static inline __attribute__((always_inline)) void
+put_run_block(count *c, blk_writer *w, run16 *pool, run32 r, uint32_t (*pe)[2]) {
+  const unsigned red = r.key >> 16;
+  uint32_t *q = pe[red], p = q[0];
+  for (; r.len > 65535; r.len -= 65535) {
+    if (p == q[1]) p = take_block(c, w, red, q);
+    pool[p++] = (run16){(uint16_t)r.key, 65535};
+  }
+  if (__builtin_expect(p == q[1], 0)) p = take_block(c, w, red, q);
+  /* One 32-bit store, as in put_run. */
+  const run16 e = {(uint16_t)r.key, (uint16_t)r.len};
+  memcpy(&pool[p], &e, sizeof e);
+  q[0] = p + 1;
+}
+
+/* Scatters the runs of row chunk k with the thread's writer; returns the
+ * chunk's pixels. */
+static int64_t chunk_run_blocks(count *c, int k, const rowmem *rm, blk_writer *wr) {
+  run16 *const pool = c->pool;
+  int64_t px = 0;
+  chunk_iter it;
+  chunk_start(&it, &c->j, k);
+  for (int n; (n = chunk_next(&it, rm, rm->runs)) >= 0;) {
+    const run32 *r = rm->runs;
+    uint32_t(*pa)[2] = wr->pe + 256 * (it.first & 1), (*pb)[2] = wr->pe + 256 * (~it.first & 1);
+    int i = 0;
+    for (; i + 1 < n; i += 2) {
+      put_run_block(c, wr, pool, r[i], pa);
+      put_run_block(c, wr, pool, r[i + 1], pb);
+      px += (int64_t)r[i].len + r[i + 1].len;
+    }
+    if (i < n) put_run_block(c, wr, pool, r[i], pa), px += r[i].len;
+  }
+  return px;
+}
+
+/* Scatters the pixels of row chunk k with the thread's writer. */
 static void chunk_blocks(count *c, int k, const rowmem *rm, blk_writer *wr) {
   const job *j = &c->j;
   const uint32_t *b = rm->keys;
@@ -1069,17 +1122,19 @@ static void chunk_blocks(count *c, int k, const rowmem *rm, blk_writer *wr) {
     int32_t x = 0;
     for (; x + LANES <= n; x += LANES)
 #pragma GCC unroll 4
-      for (int l = 0; l < LANES; l++) put_block(c, wr, pool, b[x + l], wr->pos + l * 256);
-    for (; x < n; x++) put_block(c, wr, pool, b[x], wr->pos + (x % LANES) * 256);
+      for (int l = 0; l < LANES; l++) put_block(c, wr, pool, b[x + l], wr->pe + l * 256);
+    for (; x < n; x++) put_block(c, wr, pool, b[x], wr->pe + (x % LANES) * 256);
   }
 }
 
-/* 1 and 2 at once: every counted pixel into its red's blocks, then the
- * blocks listed by red, and the totals.  False when out of memory. */
+/* 1 and 2 at once: every run or counted pixel into its red's blocks,
+ * then the blocks listed by red, and the totals.  False when out of
+ * memory. */
 static bool pass_blocks(count *c) {
   const int64_t px = (int64_t)c->j.img->width * c->j.img->height;
   c->blk_cap = (size_t)(px / BLK) + (size_t)c->T * (LANES * 256 + BATCH);
-  c->pool = malloc(sizeof *c->pool * c->blk_cap * BLK);
+  c->blk_stride = blk_stride(c);
+  c->pool = malloc((c->dense ? sizeof(uint16_t) : sizeof(run16)) * c->blk_cap * c->blk_stride);
   c->blk_red = malloc(c->blk_cap);
   c->blk_len = malloc(sizeof *c->blk_len * c->blk_cap);
   c->blk_order = malloc(sizeof *c->blk_order * c->blk_cap);
@@ -1087,15 +1142,24 @@ static bool pass_blocks(count *c) {
   atomic_init(&c->blk_next, 0);
 #pragma omp parallel num_threads(c->T)
   {
-    blk_writer wr = {.next = 0, .end = 0};
+    blk_writer wr = {.pe = {{0}}, .next = 0, .end = 0};
     const int t = omp_get_thread_num();
+    int64_t px_t = 0;
 #pragma omp for schedule(dynamic, 1) nowait
-    for (int k = 0; k < c->K; k++) chunk_blocks(c, k, &c->rms[t], &wr);
-    /* The last block of each (lane, red) ends at its write position; the
+    for (int k = 0; k < c->K; k++) {
+      if (c->dense)
+        chunk_blocks(c, k, &c->rms[t], &wr);
+      else
+        px_t += chunk_run_blocks(c, k, &c->rms[t], &wr);
+    }
+#pragma omp atomic
+    c->counted += px_t;
+    /* The last block of each (part, red) ends at its write position; the
      * blocks taken but not used hold nothing. */
     for (int i = 0; i < LANES * 256; i++) {
-      const uint32_t p = wr.pos[i];
-      if (p) c->blk_len[(p - 1) / BLK] = (uint16_t)(p - (p - 1) / BLK * BLK);
+      const uint32_t p = wr.pe[i][0];
+      const size_t b = p ? (p - 1) / c->blk_stride : 0;
+      if (p) c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
     }
     for (; wr.next < wr.end; wr.next++) c->blk_red[wr.next] = 0, c->blk_len[wr.next] = 0;
   }
@@ -1107,7 +1171,7 @@ static bool pass_blocks(count *c) {
   size_t at[256];
   memcpy(at, first, sizeof at);
   for (size_t b = 0; b < nb; b++) c->blk_order[at[c->blk_red[b]]++] = (uint32_t)b;
-  c->counted = c->nruns;
+  if (c->dense) c->counted = c->nruns;
   return true;
 }
 
@@ -1117,17 +1181,32 @@ count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *
                  const bool narrow) {
   const uint32_t *blks = c->blk_order + c->blk_first[r];
   const size_t nb = c->blk_first[r + 1] - c->blk_first[r];
+  const uint16_t *pool = c->pool;
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
-    nd = tally_pixels(c->pool + (size_t)blks[i] * BLK, c->blk_len[blks[i]], table, list, nd, narrow);
+    nd = tally_pixels(pool + (size_t)blks[i] * c->blk_stride, c->blk_len[blks[i]], table, list, nd, narrow);
   report(list, nd, r, table, h, narrow);
+}
+
+/* 3 for the run blocks of red r. */
+static void count_red_run_blocks(const count *c, unsigned r, uint32_t *tab, topn *h) {
+  const uint32_t *blks = c->blk_order + c->blk_first[r];
+  const size_t nb = c->blk_first[r + 1] - c->blk_first[r];
+  const run16 *pool = c->pool;
+  uint16_t *list = (uint16_t *)(tab + 65536);
+  uint32_t nd = 0;
+  for (size_t i = 0; i < nb; i++)
+    nd = tally_runs(pool + (size_t)blks[i] * c->blk_stride, c->blk_len[blks[i]], tab, list, nd);
+  report(list, nd, r, tab, h, false);
 }
 
 static void pass_count_blocks(count *c) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
   for (int r = 0; r < 256; r++) {
     const int t = omp_get_thread_num();
-    if (c->total[r] <= UINT16_MAX)
+    if (!c->dense)
+      count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
+    else if (c->total[r] <= UINT16_MAX)
       count_red_blocks(c, (unsigned)r, c->tabs16[t], c->tabs16[t] + 65536, &c->heaps[t], true);
     else
       count_red_blocks(c, (unsigned)r, c->tabs[t], c->tabs16[t] + 65536, &c->heaps[t], false);

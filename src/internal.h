@@ -237,10 +237,10 @@ bool pj_cpu_avx512vl(void);
 void pj_cpu_redetect(void);
 
 /* How pj_main_colors walks the image: 0 chooses from a sample of rows
- * (the default), 1 forces runs, 2 single pixels (in one read where the
- * image allows), 3 single pixels in two reads, so that a test can compare
- * them on one image; forced, small images take every thread too.  Not
- * while kernels run. */
+ * (the default), 1 forces runs, 2 single pixels, both in one read where
+ * the image allows, 3 runs and 4 single pixels in the passes that read
+ * it twice, so that a test can compare them on one image; forced, small
+ * images take every thread too.  Not while kernels run. */
 void pj_colors_force(int method);
 
 /* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
