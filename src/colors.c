@@ -8,23 +8,24 @@
  *   2. scatter each pixel's 16-bit (G,B) into 256 red buckets, each thread
  *      writing its own precomputed slice, so the order is deterministic;
  *   3. count each bucket with a 65,536-entry table that stays in L2, and
- *      read the counts back by walking the bucket again, which also resets
- *      the table without a memset.
+ *      read the counts back from a list of first sightings, which also
+ *      resets the table without a memset.
  * Steps 1 and 2 work on runs of identical consecutive pixels rather than
  * on pixels: stickers, renders and documents are mostly flat colour, so
  * this cuts the scattered data several times over, while a noisy photo
  * costs two more bytes per pixel.  On AVX2 machines rows are cut into
- * runs eight pixels at a time, and step 1 keeps the runs it finds, up to
- * KEEP_MAX, so step 2 reads them instead of the image.
- * An image whose rows, sampled first, hold almost one run per pixel (a
- * photo) is counted pixel by pixel instead, with 16-bit (G,B) entries and
- * no runs: steps 1 and 2 become one read of the image that writes each
- * red's entries into blocks taken as they fill (up to ONEPASS_MAX pixels;
- * beyond, the histogram and the scatter read the image in turn).
- * Scratch memory is capped (SCRATCH_MAX entries): an image with more counted
- * pixels is processed in groups of red values, one extra read of the image
- * per group, so memory does not grow with the image.  A single red value
- * with more runs than the cap is counted straight into per-thread tables.
+ * runs eight pixels at a time.  An image whose rows, sampled first, hold
+ * almost one run per pixel (a photo) is counted pixel by pixel instead,
+ * with 16-bit (G,B) entries.
+ * With the 8-pixel keys, an RGB(A) image of up to ONEPASS_MAX pixels is
+ * read once: steps 1 and 2 become one scatter into blocks per red taken
+ * as they fill.  Otherwise the passes are as listed: step 1 keeps the runs
+ * it finds, up to KEEP_MAX, so step 2 reads them instead of the image,
+ * and scratch memory is capped (SCRATCH_MAX entries): an image with more
+ * counted pixels is processed in groups of red values, one extra read of
+ * the image per group, so memory does not grow with the image.  A single
+ * red value with more runs than the cap is counted straight into
+ * per-thread tables.
  * Results are identical for any thread count: counts are exact and the
  * order (count descending, 0xRRGGBB ascending) is total.
  *
