@@ -1014,13 +1014,13 @@ static void pass_count(count *c) {
 /* An image of at most ONEPASS_MAX pixels is scattered as it is read,
  * without the histogram pass that sizes the buckets: each thread writes
  * the entries of a (part, red) into blocks of BLK entries, taking a new
- * block from a shared pool when one fills (a write position that is a
- * multiple of BLK has no room).  The entries are runs (parts: the parity
+ * block from a shared pool when one fills (its write position reaches
+ * the block's end).  The entries are runs (parts: the parity
  * of a run's index in its chunk, as in pass 1) or, counting pixel by
  * pixel, (G,B) entries (parts: lanes).  Every block but the last of each
  * (thread, part, red) is full, and a chunk has no more entries than
  * counted pixels, so the pool needs one block per BLK pixels plus one per
- * (thread, part, red).  Pixel rows come as the keys of their counted
+ * (thread, part, red) and a thread's unused batch.  Pixel rows come as the keys of their counted
  * pixels only (simd_row_entries, so this path needs the 8-pixel keys, as
  * the dense choice does).  The entries of a red then sit in its blocks,
  * which step 3 counts in turn.  Gray images keep the passes: their pixel
@@ -1167,7 +1167,8 @@ static bool pass_blocks(count *c) {
   const size_t nb = atomic_load(&c->blk_next);
   size_t *first = c->blk_first;
   memset(first, 0, sizeof c->blk_first);
-  for (size_t b = 0; b < nb; b++) first[c->blk_red[b] + 1]++, c->total[c->blk_red[b]] += c->blk_len[b];
+  for (size_t b = 0; b < nb; b++)
+    first[c->blk_red[b] + 1]++, c->total[c->blk_red[b]] += c->blk_len[b];
   for (int r = 0; r < 256; r++) first[r + 1] += first[r], c->nruns += c->total[r];
   size_t at[256];
   memcpy(at, first, sizeof at);
@@ -1185,7 +1186,8 @@ count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *
   const uint16_t *pool = c->pool;
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
-    nd = tally_pixels(pool + (size_t)blks[i] * c->blk_stride, c->blk_len[blks[i]], table, list, nd, narrow);
+    nd = tally_pixels(pool + (size_t)blks[i] * c->blk_stride, c->blk_len[blks[i]], table, list, nd,
+                      narrow);
   report(list, nd, r, table, h, narrow);
 }
 
