@@ -1321,12 +1321,11 @@ static int colors_opts(const pj_image *img, int32_t n, const pj_colors_opts *opt
  * 360 KB, breaks even, a 400x400 one is 15% faster on two).  A forced
  * method (pj_colors_force) takes every thread on any image, so tests
  * reach the parallel paths with small ones. */
-#define COLORS_MIN_WORK ((int64_t)256 << 10)
+#define COLORS_MIN_WORK ((size_t)256 << 10)
 static int colors_threads(const pj_image *img) {
-  const int T = pj_threads_get();
-  if (colors_forced) return T;
-  const int64_t most = (int64_t)img->width * img->height * img->channels / COLORS_MIN_WORK;
-  return most < 1 ? 1 : most < T ? (int)most : T;
+  if (colors_forced) return pj_threads_get();
+  return pj_threads_for((size_t)img->width * (size_t)img->height * (size_t)img->channels,
+                        COLORS_MIN_WORK);
 }
 
 static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opts,

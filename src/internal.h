@@ -250,6 +250,11 @@ static inline uint8_t pj_gray_of(unsigned r, unsigned g, unsigned b) {
   return (uint8_t)((r * 9798u + g * 19235u + b * 3735u + (1u << 14)) >> 15);
 }
 
+/* The threads for `work` (bytes) when each must have at least min_work
+ * to pay for itself: the thread count, at most work / min_work, at
+ * least 1. */
+int pj_threads_for(size_t work, size_t min_work);
+
 /* Runs fn(arg, y0, y1) over rows [0, h): split into one band per thread
  * when `work` (the bytes the rows read and write) pays for a parallel
  * region, else in one call on this thread, so a word crop never pays for

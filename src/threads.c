@@ -224,9 +224,14 @@ void pj_cpu_info_get(pj_cpu_info *info) {
  * core moves some 20-60 KB. */
 #define ROWS_MIN_WORK ((size_t)128 << 10)
 
+int pj_threads_for(size_t work, size_t min_work) {
+  const int t = pj_threads_get();
+  const size_t most = work / min_work;
+  return most < 1 ? 1 : most < (size_t)t ? (int)most : t;
+}
+
 void pj_rows(int32_t h, size_t work, pj_rows_fn fn, void *arg) {
-  int t = pj_threads_get();
-  if ((size_t)t > work / ROWS_MIN_WORK) t = (int)(work / ROWS_MIN_WORK);
+  int t = pj_threads_for(work, ROWS_MIN_WORK);
   if (t > h) t = h;
   if (t <= 1) {
     fn(arg, 0, h);
