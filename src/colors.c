@@ -657,7 +657,11 @@ static void chunk_scatter(const job *j, int k, const rowmem *rm, unsigned lo, un
  * in its common case: whether an entry is a colour's first sighting is as
  * random as the image, so it is summed rather than tested, and only
  * counts that can enter the heap (at least its worst entry's) take the
- * branch.  The lists hold LIST_LEN entries. */
+ * branch.  The lists hold LIST_LEN entries, after their tables
+ * (run_list, pixel_list). */
+static inline uint16_t *run_list(uint32_t *tab) { return (uint16_t *)(tab + 65536); }
+static inline uint16_t *pixel_list(uint16_t *tab16) { return tab16 + 65536; }
+
 /* The runs v[0 .. n) into tab, appending first sightings to list, which
  * holds nd; returns the new nd. */
 static inline uint32_t tally_runs(const run16 *v, size_t n, uint32_t *tab, uint16_t *list,
@@ -693,13 +697,13 @@ static inline int64_t heap_floor(const topn *h) {
   return !h->cap ? INT64_MAX : h->n < h->cap ? 1 : h->e[0].count;
 }
 
-/* The counts of the (G,B) list[0 .. n) of red r.  A (G,B) listed twice
- * (a run of length 0 first) reads 0 the second time. */
+/* The counts of the (G,B) list[0 .. n) of red r: each is listed once
+ * (entries hold at least one pixel), so each is a distinct colour. */
 static inline __attribute__((always_inline)) void
 report(const uint16_t *list, size_t n, unsigned r, void *table, topn *h, const bool narrow) {
   uint32_t *tab = table;
   uint16_t *tab16 = table;
-  int64_t distinct = 0, floor = heap_floor(h);
+  int64_t floor = heap_floor(h);
   for (size_t i = 0; i < n; i++) {
     const unsigned g = list[i];
     const uint32_t c = narrow ? tab16[g] : tab[g];
@@ -707,16 +711,15 @@ report(const uint16_t *list, size_t n, unsigned r, void *table, topn *h, const b
       tab16[g] = 0;
     else
       tab[g] = 0;
-    distinct += c != 0;
     if (c < floor) continue;
     topn_offer(h, c, (r << 16) | g);
     floor = heap_floor(h);
   }
-  h->distinct += distinct;
+  h->distinct += (int64_t)n;
 }
 
 static void count_bucket(const run16 *v, size_t n, unsigned r, uint32_t *tab, topn *h) {
-  uint16_t *list = (uint16_t *)(tab + 65536);
+  uint16_t *list = run_list(tab);
   report(list, tally_runs(v, n, tab, list, 0), r, tab, h, false);
 }
 
@@ -756,8 +759,8 @@ typedef struct count {
   run32 *store;
   uint8_t *rowbufs;
   rowmem *rms;              /* per thread */
-  uint32_t **tabs;          /* per thread, 65,536 counts */
-  uint16_t **tabs16;        /* dense: per thread, 65,536 16-bit counts, then a list */
+  uint32_t **tabs;          /* per thread, 65,536 counts, then a list (run_list) */
+  uint16_t **tabs16;        /* dense: per thread, 65,536 16-bit counts, then a list (pixel_list) */
   topn *heaps;              /* per thread */
   run16 *scratch;           /* runs */
   uint16_t *px_scratch;     /* dense: scratch_len entries, then each thread's dump */
@@ -998,7 +1001,7 @@ static void pass_count(count *c) {
       const int t = omp_get_thread_num();
       if (c->dense)
         count_pixels(c->px_scratch + start[r], (size_t)c->total[r], (unsigned)r, c->tabs[t],
-                     c->tabs16[t], c->tabs16[t] + 65536, &c->heaps[t]);
+                     c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t]);
       else if (gray)
         gray_bucket(c->scratch + start[r], (size_t)c->total[r], (unsigned)r, &c->heaps[t]);
       else
@@ -1020,9 +1023,9 @@ static void pass_count(count *c) {
  * pixel, (G,B) entries (parts: lanes).  Every block but the last of each
  * (thread, part, red) is full, and a chunk has no more entries than
  * counted pixels, so the pool needs one block per BLK pixels plus one per
- * (thread, part, red) and a thread's unused batch.  Pixel rows come as the keys of their counted
- * pixels only (simd_row_entries, so this path needs the 8-pixel keys, as
- * the dense choice does).  The entries of a red then sit in its blocks,
+ * (thread, part, red) and a thread's unused batch.  Pixel rows come as
+ * the keys of their counted pixels only (simd_row_entries, so this path
+ * needs the 8-pixel keys, as the dense choice does).  The entries of a red then sit in its blocks,
  * which step 3 counts in turn.  Gray images keep the passes: their pixel
  * histogram is the count, and their run buckets are one colour each. */
 #define BLK 512
@@ -1044,14 +1047,6 @@ typedef struct blk_writer {
   uint32_t pe[LANES * 256][2]; /* next write position and block end (0, 0: none yet) */
   size_t next, end;
 } blk_writer;
-
-/* Blocks lie blk_stride entries apart, a cache line more than BLK: with
- * BLK entries apart, every block would start in the same few L1 sets, and
- * when the reds fill at the same pace (a noisy image) the 512 write
- * positions evict each other. */
-static size_t blk_stride(const count *c) {
-  return BLK + 64 / (c->dense ? sizeof(uint16_t) : sizeof(run16));
-}
 
 /* The first position of a new block for red r, for the writer's q. */
 static __attribute__((noinline)) uint32_t take_block(count *c, blk_writer *w, unsigned r,
@@ -1133,9 +1128,13 @@ static void chunk_blocks(count *c, int k, const rowmem *rm, blk_writer *wr) {
  * memory. */
 static bool pass_blocks(count *c) {
   const int64_t px = (int64_t)c->j.img->width * c->j.img->height;
+  const size_t entry = c->dense ? sizeof(uint16_t) : sizeof(run16);
   c->blk_cap = (size_t)(px / BLK) + (size_t)c->T * (LANES * 256 + BATCH);
-  c->blk_stride = blk_stride(c);
-  c->pool = malloc((c->dense ? sizeof(uint16_t) : sizeof(run16)) * c->blk_cap * c->blk_stride);
+  /* Blocks lie a cache line more than BLK entries apart: BLK apart, every
+   * block would start in the same few L1 sets, and when the reds fill at
+   * one pace (a noisy image) the 512 write positions evict each other. */
+  c->blk_stride = BLK + 64 / entry;
+  c->pool = malloc(entry * c->blk_cap * c->blk_stride);
   c->blk_red = malloc(c->blk_cap);
   c->blk_len = malloc(sizeof *c->blk_len * c->blk_cap);
   c->blk_order = malloc(sizeof *c->blk_order * c->blk_cap);
@@ -1159,8 +1158,9 @@ static bool pass_blocks(count *c) {
      * blocks taken but not used hold nothing. */
     for (int i = 0; i < LANES * 256; i++) {
       const uint32_t p = wr.pe[i][0];
-      const size_t b = p ? (p - 1) / c->blk_stride : 0;
-      if (p) c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
+      if (!p) continue;
+      const size_t b = (p - 1) / c->blk_stride;
+      c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
     }
     for (; wr.next < wr.end; wr.next++) c->blk_red[wr.next] = 0, c->blk_len[wr.next] = 0;
   }
@@ -1177,12 +1177,18 @@ static bool pass_blocks(count *c) {
   return true;
 }
 
-/* 3 for the blocks of red r. */
+/* The blocks of red r (*nb of them). */
+static const uint32_t *red_blocks(const count *c, unsigned r, size_t *nb) {
+  *nb = c->blk_first[r + 1] - c->blk_first[r];
+  return c->blk_order + c->blk_first[r];
+}
+
+/* 3 for the pixel blocks of red r. */
 static inline __attribute__((always_inline)) void
 count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *h,
                  const bool narrow) {
-  const uint32_t *blks = c->blk_order + c->blk_first[r];
-  const size_t nb = c->blk_first[r + 1] - c->blk_first[r];
+  size_t nb;
+  const uint32_t *blks = red_blocks(c, r, &nb);
   const uint16_t *pool = c->pool;
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
@@ -1193,10 +1199,10 @@ count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *
 
 /* 3 for the run blocks of red r. */
 static void count_red_run_blocks(const count *c, unsigned r, uint32_t *tab, topn *h) {
-  const uint32_t *blks = c->blk_order + c->blk_first[r];
-  const size_t nb = c->blk_first[r + 1] - c->blk_first[r];
+  size_t nb;
+  const uint32_t *blks = red_blocks(c, r, &nb);
   const run16 *pool = c->pool;
-  uint16_t *list = (uint16_t *)(tab + 65536);
+  uint16_t *list = run_list(tab);
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
     nd = tally_runs(pool + (size_t)blks[i] * c->blk_stride, c->blk_len[blks[i]], tab, list, nd);
@@ -1210,9 +1216,9 @@ static void pass_count_blocks(count *c) {
     if (!c->dense)
       count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
     else if (c->total[r] <= UINT16_MAX)
-      count_red_blocks(c, (unsigned)r, c->tabs16[t], c->tabs16[t] + 65536, &c->heaps[t], true);
+      count_red_blocks(c, (unsigned)r, c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t], true);
     else
-      count_red_blocks(c, (unsigned)r, c->tabs[t], c->tabs16[t] + 65536, &c->heaps[t], false);
+      count_red_blocks(c, (unsigned)r, c->tabs[t], pixel_list(c->tabs16[t]), &c->heaps[t], false);
   }
 }
 
