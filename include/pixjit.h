@@ -282,7 +282,8 @@ PJ_API int64_t pj_mem_live(void);
 /* Freed pixel buffers of 64 KiB and more wait, up to `bytes` in all, for
  * a new image they fit, so a loop that drops results and makes new ones
  * reuses memory that is already mapped instead of faulting in fresh pages.
- * The default is 96 MiB; 0 keeps none.  The Lua module sets it to what
+ * The default is 96 MiB; 0 keeps none, and frees the count tables that
+ * pj_main_colors keeps between calls.  The Lua module sets it to what
  * one garbage collection frees at most, which the process held anyway.
  * Returns the previous limit; a negative `bytes` only reads it. */
 PJ_API int64_t pj_cache_limit(int64_t bytes);

@@ -215,6 +215,7 @@ int64_t pj_cache_limit(int64_t bytes) {
   pj_spin_unlock(&cache.lock);
   for (int i = 0; i < nd; i++) free(drop[i]);
   free_list(small);
+  if (bytes == 0) pj_colors_drop_tables();
   return old;
 }
 

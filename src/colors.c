@@ -774,11 +774,63 @@ typedef struct count {
   atomic_size_t blk_next;   /* onepass: blocks taken */
 } count;
 
+/* ---- Count tables kept between calls ------------------------------------- */
+
+/* A count leaves its tables zeroed (report clears each entry it read, and
+ * every entry it counted was listed), so the next call takes them as they
+ * are instead of zeroing 400-650 KB a thread, which was most of a small
+ * sticker's time.  Kind 0: 32-bit counts and a run list; kind 1: 16-bit
+ * counts and a pixel list.  None are kept while pj_cache_limit is 0. */
+#define TABLES_KEPT 64
+static const size_t table_bytes[2] = {(65536 + (LIST_LEN + 1) / 2) * sizeof(uint32_t),
+                                      (65536 + LIST_LEN) * sizeof(uint16_t)};
+static struct {
+  atomic_flag lock;
+  int n[2];
+  void *t[2][TABLES_KEPT];
+} kept_tables = {.lock = ATOMIC_FLAG_INIT};
+
+/* A zeroed table of the kind, or NULL when out of memory.  The caller
+ * owns it and hands it to table_give (zeroed again) or to free. */
+static void *table_take(int kind) {
+  void *p = NULL;
+  pj_spin_lock(&kept_tables.lock);
+  if (kept_tables.n[kind]) p = kept_tables.t[kind][--kept_tables.n[kind]];
+  pj_spin_unlock(&kept_tables.lock);
+  return p ? p : calloc(table_bytes[kind], 1);
+}
+
+/* Keeps zeroed table p for a later call, or frees it. */
+static void table_give(int kind, void *p) {
+  if (!p) return;
+  if (pj_cache_limit(-1) > 0) {
+    pj_spin_lock(&kept_tables.lock);
+    if (kept_tables.n[kind] < TABLES_KEPT) kept_tables.t[kind][kept_tables.n[kind]++] = p, p = NULL;
+    pj_spin_unlock(&kept_tables.lock);
+  }
+  free(p);
+}
+
+void pj_colors_drop_tables(void) {
+  void *drop[2 * TABLES_KEPT];
+  int nd = 0;
+  pj_spin_lock(&kept_tables.lock);
+  for (int k = 0; k < 2; k++) {
+    while (kept_tables.n[k]) drop[nd++] = kept_tables.t[k][--kept_tables.n[k]];
+  }
+  pj_spin_unlock(&kept_tables.lock);
+  for (int i = 0; i < nd; i++) free(drop[i]);
+}
+
 static void count_free(count *c) {
+  /* Tables are zero unless a count began and stopped short (none does:
+   * the passes have no exit of their own).  Given back last thread first,
+   * so that the next call hands each thread the table it used, still in
+   * its core's cache. */
   if (c->tabs)
-    for (int t = 0; t < c->T; t++) free(c->tabs[t]);
+    for (int t = c->T - 1; t >= 0; t--) table_give(0, c->tabs[t]);
   if (c->tabs16)
-    for (int t = 0; t < c->T; t++) free(c->tabs16[t]);
+    for (int t = c->T - 1; t >= 0; t--) table_give(1, c->tabs16[t]);
   if (c->heaps)
     for (int t = 0; t < c->T; t++) free(c->heaps[t].e);
   free(c->tabs), free(c->tabs16), free(c->heaps), free(c->hist), free(c->scratch), free(c->px_scratch);
@@ -893,7 +945,7 @@ static bool pass_runs(count *c) {
 static bool count_tables(count *c, int32_t cap) {
   const bool gray = c->j.img->channels < 3;
   for (int t = 0; t < c->T; t++) {
-    c->tabs[t] = calloc(65536 + (LIST_LEN + 1) / 2, sizeof **c->tabs);
+    c->tabs[t] = table_take(0);
     c->heaps[t].cap = cap;
     c->heaps[t].e = malloc(sizeof(pj_color_count) * (size_t)(cap ? cap : 1));
     if (!c->tabs[t] || !c->heaps[t].e) return false;
@@ -908,7 +960,7 @@ static bool count_tables(count *c, int32_t cap) {
   c->tabs16 = calloc((size_t)c->T, sizeof *c->tabs16);
   if (!c->tabs16) return false;
   for (int t = 0; t < c->T; t++)
-    if (!(c->tabs16[t] = calloc(65536 + LIST_LEN, sizeof **c->tabs16))) return false;
+    if (!(c->tabs16[t] = table_take(1))) return false;
   if (c->onepass) return true;
   c->dump_len = (size_t)LANES * (size_t)(c->j.img->width / LANES + 1);
   c->px_scratch = malloc(sizeof *c->px_scratch * (c->scratch_len + c->dump_len * (size_t)c->T));
@@ -1205,16 +1257,36 @@ static void count_red_run_blocks(const count *c, unsigned r, uint32_t *tab, topn
   report(list, nd, r, tab, h, false);
 }
 
+static void count_red(count *c, int r, int t) {
+  if (!c->dense)
+    count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
+  else if (c->total[r] <= UINT16_MAX)
+    count_red_blocks(c, (unsigned)r, c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t], true);
+  else
+    count_red_blocks(c, (unsigned)r, c->tabs[t], pixel_list(c->tabs16[t]), &c->heaps[t], false);
+}
+
+/* The reds go to threads in runs of about equal entries, 4 a thread,
+ * taken as threads come free: one red at a time, a small image spent
+ * more on passing the loop counter between cores than on its reds. */
 static void pass_count_blocks(count *c) {
+  if (c->T == 1) {
+    for (int r = 0; r < 256; r++) count_red(c, r, 0);
+    return;
+  }
+  const int parts = 4 * c->T;
+  int edge[4 * ONEPASS_THREADS + 1];
+  edge[0] = 0;
+  int64_t sum = 0;
+  for (int r = 0, p = 1; r < 256; r++) {
+    sum += c->total[r];
+    while (p < parts && sum * parts >= c->nruns * p) edge[p++] = r + 1;
+  }
+  edge[parts] = 256;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
-  for (int r = 0; r < 256; r++) {
+  for (int p = 0; p < parts; p++) {
     const int t = omp_get_thread_num();
-    if (!c->dense)
-      count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
-    else if (c->total[r] <= UINT16_MAX)
-      count_red_blocks(c, (unsigned)r, c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t], true);
-    else
-      count_red_blocks(c, (unsigned)r, c->tabs[t], pixel_list(c->tabs16[t]), &c->heaps[t], false);
+    for (int r = edge[p]; r < edge[p + 1]; r++) count_red(c, r, t);
   }
 }
 
@@ -1317,13 +1389,13 @@ static int colors_opts(const pj_image *img, int32_t n, const pj_colors_opts *opt
   return PJ_OK;
 }
 
-/* Image bytes a thread needs before another one pays for itself: each
- * thread's tables and parallel regions cost some 10-30 us (a 100x100
- * sticker took 9 us on one thread and 39 us on two; a 300x300 RGBA photo,
- * 360 KB, breaks even, a 400x400 one is 15% faster on two).  A forced
- * method (pj_colors_force) takes every thread on any image, so tests
- * reach the parallel paths with small ones. */
-#define COLORS_MIN_WORK ((size_t)256 << 10)
+/* Image bytes a thread needs (two threads from 256 KB): a second thread
+ * reads half its blocks back from the other core's cache and adds two
+ * parallel regions (a 100x86 RGBA photo took 26 us on one thread and
+ * 43 us on two; a 256x222 one, 227 KB, breaks even; a 320x245 sticker is
+ * 18% faster on two).  A forced method (pj_colors_force) takes every
+ * thread on any image, so tests reach the parallel paths with small ones. */
+#define COLORS_MIN_WORK ((size_t)128 << 10)
 static int colors_threads(const pj_image *img) {
   if (colors_forced) return pj_threads_get();
   return pj_threads_for((size_t)img->width * (size_t)img->height * (size_t)img->channels,

@@ -242,6 +242,8 @@ void pj_cpu_redetect(void);
  * it twice, so that a test can compare them on one image; forced, small
  * images take every thread too.  Not while kernels run. */
 void pj_colors_force(int method);
+/* Frees the count tables pj_main_colors keeps between calls. */
+void pj_colors_drop_tables(void);
 
 /* OpenCV 4's RGB2Gray for 8-bit data: BT.601 weights in 15-bit fixed
  * point, rounded half up.  The weights sum to 1 << 15, so gray input maps

@@ -371,6 +371,34 @@ static void test_palette(void) {
   CHECK(pj_palette(rgb, 3, 0, 512) == NULL);
 }
 
+/* Count tables are kept between calls, zeroed by the count that used
+ * them: a photo-like image (every colour new, 16- and 32-bit counts) and
+ * then a flat one must each match the reference, with the tables kept,
+ * after pj_cache_limit(0) has freed them, and with none kept at all. */
+static void test_tables_kept(void) {
+  pj_image *noisy = pj_image_new(257, 255, 3, 0), *flat = pj_image_new(199, 101, 4, 0);
+  for (int i = 0; i < 257 * 255; i++) {
+    uint8_t *p = noisy->data + (size_t)(i / 257) * noisy->stride + (size_t)(i % 257) * 3;
+    const unsigned v = rnd();
+    /* Few reds, so that one red holds more than 65,535 entries. */
+    p[0] = (uint8_t)(v % 3), p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+  }
+  for (int i = 0; i < 199 * 101; i++) {
+    uint8_t *p = flat->data + (size_t)(i / 199) * flat->stride + (size_t)(i % 199) * 4;
+    p[0] = (uint8_t)(i / 3000), p[1] = 7, p[2] = (uint8_t)(i % 2), p[3] = 255;
+  }
+  const int64_t limit = pj_cache_limit(-1);
+  for (int round = 0; round < 3; round++) {
+    if (round == 1) pj_cache_limit(0);
+    if (round == 2) pj_cache_limit(limit);
+    compare_with_reference(noisy, "noisy, tables kept");
+    compare_with_reference(flat, "flat after noisy");
+    compare_with_reference(noisy, "noisy after flat");
+  }
+  CHECK_EQ(pj_cache_limit(-1), limit);
+  pj_image_release(noisy), pj_image_release(flat);
+}
+
 int main(void) {
   RUN(test_hand_counted_rgba);
   RUN(test_channels);
@@ -383,5 +411,6 @@ int main(void) {
   RUN(test_extreme_shapes);
   RUN(test_quantised_many);
   RUN(test_palette);
+  RUN(test_tables_kept);
   return finish("colors");
 }
