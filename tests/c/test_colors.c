@@ -376,12 +376,13 @@ static void test_palette(void) {
  * then a flat one must each match the reference, with the tables kept,
  * after pj_cache_limit(0) has freed them, and with none kept at all. */
 static void test_tables_kept(void) {
-  pj_image *noisy = pj_image_new(257, 255, 3, 0), *flat = pj_image_new(199, 101, 4, 0);
-  for (int i = 0; i < 257 * 255; i++) {
-    uint8_t *p = noisy->data + (size_t)(i / 257) * noisy->stride + (size_t)(i % 257) * 3;
+  pj_image *noisy = pj_image_new(320, 256, 3, 0), *flat = pj_image_new(199, 101, 4, 0);
+  for (int i = 0; i < 320 * 256; i++) {
+    uint8_t *p = noisy->data + (size_t)(i / 320) * noisy->stride + (size_t)(i % 320) * 3;
     const unsigned v = rnd();
-    /* Few reds, so that one red holds more than 65,535 entries. */
-    p[0] = (uint8_t)(v % 3), p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+    /* Red 0 in four pixels of five, so that it holds more than 65,535
+     * entries (32-bit counts) while the other reds hold few (16-bit). */
+    p[0] = (uint8_t)(i % 5 ? 0 : v >> 24), p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
   }
   for (int i = 0; i < 199 * 101; i++) {
     uint8_t *p = flat->data + (size_t)(i / 199) * flat->stride + (size_t)(i % 199) * 4;
