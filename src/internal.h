@@ -239,7 +239,8 @@ void pj_cpu_redetect(void);
 /* How pj_main_colors walks the image: 0 chooses from a sample of rows
  * (the default), 1 forces runs, 2 single pixels, both in one read where
  * the image allows, 3 runs and 4 single pixels in the passes that read
- * it twice, so that a test can compare them on one image; forced, small
+ * it twice, 5 single pixels in one read with each thread counting its
+ * own reds, so that a test can compare them on one image; forced, small
  * images take every thread too.  Not while kernels run. */
 void pj_colors_force(int method);
 /* Frees the count tables pj_main_colors keeps between calls. */

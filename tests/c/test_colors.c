@@ -110,7 +110,7 @@ static void test_quantise_and_mask(void) {
   const uint8_t m[] = {0, 1, 0, 255};
   pj_image *mask = from_pixels(4, 1, 1, m);
   pj_colors_opts o = {0};
-  for (int method = 1; method <= 4; method++) {
+  for (int method = 1; method <= 5; method++) {
     pj_colors_force(method);
     o = (pj_colors_opts){0};
     o.bits = 4;
@@ -183,8 +183,9 @@ static void compare_opts(pj_image *img, const pj_colors_opts *o, const char *wha
   int64_t distinct;
   int64_t counted = reference_opts(img, o, 64, ref, &distinct);
   int threads[] = {1, 2, 3, 8};
-  static const char *method[] = {"chosen", "runs", "pixels", "runs, two reads", "pixels, two reads"};
-  for (int m = 0; m < 5; m++)
+  static const char *method[] = {"chosen", "runs", "pixels", "runs, two reads", "pixels, two reads",
+                                 "pixels, own reds"};
+  for (int m = 0; m < 6; m++)
     for (int t = 0; t < 4; t++) {
       pj_colors_force(m);
       pj_threads_set(threads[t]);
@@ -336,7 +337,7 @@ static void test_quantised_many(void) {
   o.bits = 6;
   int32_t n = 1 << 18; /* 2^(3*6) buckets at most */
   pj_color_count *many = malloc(sizeof *many * (size_t)n);
-  for (int method = 1; method <= 4; method++) {
+  for (int method = 1; method <= 5; method++) {
     pj_colors_force(method);
     pj_colors_summary s;
     CHECK_EQ(pj_main_colors(img, n, &o, many, &s), PJ_OK);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   o.bits = 1 + data[4] % 8;
   o.min_alpha = data[5];
   o.all_pixels = data[4] >> 7;
-  pj_colors_force(data[2] / 4 % 5);
+  pj_colors_force(data[2] / 4 % 6);
   data += 6, size -= 6;
   pj_image *img = pj_image_new(w + 2, h + 1, c, 0);
   if (!img || !size) {
