@@ -196,6 +196,49 @@ describe("img:threshold", function()
     assert.are.equal(0, t0)
   end)
 
+  -- Otsu's level of img by OpenCV's scan over all 256 levels, from a
+  -- plain histogram.
+  local function otsu_reference(img)
+    local hist, p = {}, img:pixels()
+    for v = 0, 255 do hist[v] = 0 end
+    for y = 0, img.height - 1 do
+      for x = 0, img.width - 1 do
+        local v = p[y * img.stride + x]
+        hist[v] = hist[v] + 1
+      end
+    end
+    local scale = 1 / (img.width * img.height)
+    local mu, mu1, q1, best, level = 0, 0, 0, 0, 0
+    for v = 0, 255 do mu = mu + v * hist[v] end
+    mu = mu * scale
+    local eps = 1.1920928955078125e-07
+    for v = 0, 255 do
+      local pv = hist[v] * scale
+      mu1 = mu1 * q1
+      q1 = q1 + pv
+      local q2 = 1 - q1
+      if not (math.min(q1, q2) < eps or math.max(q1, q2) > 1 - eps) then
+        mu1 = (mu1 + v * pv) / q1
+        local mu2 = (mu - q1 * mu1) / q2
+        local sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2)
+        if sigma > best then best, level = sigma, v end
+      end
+    end
+    return level
+  end
+
+  -- The bytes of img thresholded at level, against out; the count of
+  -- bytes that differ.
+  local function binary_misses(img, out, level)
+    local o, p, bad = out:pixels(), img:pixels(), 0
+    for y = 0, img.height - 1 do
+      for x = 0, img.width - 1 do
+        if o[y * out.stride + x] ~= (p[y * img.stride + x] > level and 255 or 0) then bad = bad + 1 end
+      end
+    end
+    return bad
+  end
+
   it("counts long runs of one grey as single pixels, for Otsu's level", function()
     -- Rows of runs 1 to 60 long, as paper and ink make them; the level
     -- from a plain histogram with OpenCV's scan, and the bytes from it.
@@ -211,40 +254,31 @@ describe("img:threshold", function()
         i = i + len
       end
       local img = trial % 3 == 0 and base:view(2, 1, w, h) or base
-      local hist, p = {}, img:pixels()
-      for v = 0, 255 do hist[v] = 0 end
-      for y = 0, img.height - 1 do
-        for x = 0, img.width - 1 do
-          local v = p[y * img.stride + x]
-          hist[v] = hist[v] + 1
-        end
-      end
-      local scale = 1 / (img.width * img.height)
-      local mu, mu1, q1, best, level = 0, 0, 0, 0, 0
-      for v = 0, 255 do mu = mu + v * hist[v] end
-      mu = mu * scale
-      local eps = 1.1920928955078125e-07
-      for v = 0, 255 do
-        local pv = hist[v] * scale
-        mu1 = mu1 * q1
-        q1 = q1 + pv
-        local q2 = 1 - q1
-        if not (math.min(q1, q2) < eps or math.max(q1, q2) > 1 - eps) then
-          mu1 = (mu1 + v * pv) / q1
-          local mu2 = (mu - q1 * mu1) / q2
-          local sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2)
-          if sigma > best then best, level = sigma, v end
-        end
-      end
+      local level = otsu_reference(img)
       local out, t = img:threshold(nil, { otsu = true })
       assert.are.equal(level, t, string.format("trial %d, %dx%d", trial, img.width, img.height))
-      local o, bad = out:pixels(), 0
-      for y = 0, img.height - 1 do
-        for x = 0, img.width - 1 do
-          if o[y * out.stride + x] ~= (p[y * img.stride + x] > level and 255 or 0) then bad = bad + 1 end
-        end
-      end
-      assert.are.equal(0, bad)
+      assert.are.equal(0, binary_misses(img, out, level))
+    end
+  end)
+
+  it("finds Otsu's level when the greys fill only part of the range", function()
+    -- Bands at either end, in the middle, two greys, and one grey with a
+    -- single outlier: the scan over the greys present must pick what the
+    -- scan over all 256 levels picks.
+    local rnd = H.rng(31)
+    local bands = { { 0, 0 }, { 0, 3 }, { 0, 40 }, { 250, 255 }, { 255, 255 }, { 90, 140 }, { 17, 18 }, { 1, 254 } }
+    for trial = 1, 40 do
+      local band = bands[trial % #bands + 1]
+      local lo, hi = band[1], band[2]
+      local w, h = 1 + rnd(120), 1 + rnd(40)
+      local img = pj.new(w, h, 1)
+      local p = img:pixels()
+      for k = 0, w * h - 1 do p[k] = lo + rnd(hi - lo + 1) end
+      if trial % 5 == 0 then p[rnd(w * h)] = (lo + 128) % 256 end
+      local level = otsu_reference(img)
+      local out, t = img:threshold(nil, { otsu = true })
+      assert.are.equal(level, t, string.format("trial %d, greys %d to %d, %dx%d", trial, lo, hi, w, h))
+      assert.are.equal(0, binary_misses(img, out, level))
     end
   end)
 
