@@ -869,6 +869,9 @@ static int colors_forced; /* pj_colors_force */
 
 void pj_colors_force(int method) { colors_forced = method; }
 
+/* Whether the forced method counts pixel by pixel (2, 4 and 5). */
+static bool forced_dense(void) { return colors_forced == 2 || colors_forced >= 4; }
+
 /* Whether to count pixel by pixel: when 16 rows spread over the image
  * average fewer than DENSE_RUN / 16 (1.69) pixels a run, keeping runs
  * costs more than it saves (measured on photos and on images of random
@@ -878,7 +881,7 @@ void pj_colors_force(int method) { colors_forced = method; }
 #define DENSE_RUN 27
 static bool choose_dense(count *c) {
   const job *j = &c->j;
-  if (!j->fast) return colors_forced == 2 || colors_forced >= 4;
+  if (!j->fast) return forced_dense();
   const rowmem *rm = &c->rms[0];
   const int32_t h = j->img->height, S = h < 16 ? h : 16;
   int64_t runs = 0, pixels = 0;
@@ -890,7 +893,7 @@ static bool choose_dense(count *c) {
     for (int i = 0; i < n; i++) c->sample[rm->runs[i].key >> 16 & 0xFF] += rm->runs[i].len;
   }
   for (int r = 0; r < 256; r++) pixels += c->sample[r];
-  if (colors_forced) return colors_forced == 2 || colors_forced >= 4;
+  if (colors_forced) return forced_dense();
   return 16 * pixels < DENSE_RUN * runs;
 }
 
@@ -1192,22 +1195,54 @@ static bool owned_fits(const count *c) {
   return c->T >= 2 && c->T <= 4 && (int64_t)img->width * img->height * img->channels <= OWNED_MAX;
 }
 
+/* Memory for cap blocks of `entry`-byte entries.  Blocks lie a cache
+ * line more than BLK entries apart: BLK apart, every block would start in
+ * the same few L1 sets, and when the reds fill at one pace (a noisy
+ * image) the 512 write positions evict each other.  False when out of
+ * memory. */
+static bool blocks_alloc(count *c, size_t cap, size_t entry) {
+  c->blk_cap = cap;
+  c->blk_stride = BLK + 64 / entry;
+  c->pool = malloc(entry * cap * c->blk_stride);
+  c->blk_red = malloc(cap);
+  c->blk_len = malloc(sizeof *c->blk_len * cap);
+  c->blk_order = malloc(sizeof *c->blk_order * cap);
+  return c->pool && c->blk_red && c->blk_len && c->blk_order;
+}
+
+/* The last block of each (lane, red) the writer filled ends at its write
+ * position. */
+static void blocks_close(count *c, const blk_writer *wr) {
+  for (int i = 0; i < LANES * 256; i++) {
+    const uint32_t p = wr->pe[i][0];
+    if (!p) continue;
+    const size_t b = (p - 1) / c->blk_stride;
+    c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
+  }
+}
+
+/* Blocks b0 .. b1 - 1 listed by red: order[first[r] .. first[r + 1]) are
+ * red r's block numbers, in the order taken, and total[r] their
+ * entries. */
+static void blocks_list(const count *c, size_t b0, size_t b1, size_t first[257],
+                        int64_t total[256], uint32_t *order) {
+  memset(first, 0, 257 * sizeof *first);
+  memset(total, 0, 256 * sizeof *total);
+  for (size_t b = b0; b < b1; b++) first[c->blk_red[b] + 1]++, total[c->blk_red[b]] += c->blk_len[b];
+  for (int r = 0; r < 256; r++) first[r + 1] += first[r];
+  size_t at[256];
+  memcpy(at, first, sizeof at);
+  for (size_t b = b0; b < b1; b++) order[at[c->blk_red[b]]++] = (uint32_t)b;
+}
+
 /* 1 and 2 at once: every run or counted pixel into its red's blocks,
  * then the blocks listed by red, and the totals.  False when out of
  * memory. */
 static bool pass_blocks(count *c) {
   const int64_t px = (int64_t)c->j.img->width * c->j.img->height;
-  const size_t entry = c->dense ? sizeof(uint16_t) : sizeof(run16);
-  c->blk_cap = (size_t)(px / BLK) + (size_t)c->T * (LANES * 256 + BATCH);
-  /* Blocks lie a cache line more than BLK entries apart: BLK apart, every
-   * block would start in the same few L1 sets, and when the reds fill at
-   * one pace (a noisy image) the 512 write positions evict each other. */
-  c->blk_stride = BLK + 64 / entry;
-  c->pool = malloc(entry * c->blk_cap * c->blk_stride);
-  c->blk_red = malloc(c->blk_cap);
-  c->blk_len = malloc(sizeof *c->blk_len * c->blk_cap);
-  c->blk_order = malloc(sizeof *c->blk_order * c->blk_cap);
-  if (!c->pool || !c->blk_red || !c->blk_len || !c->blk_order) return false;
+  if (!blocks_alloc(c, (size_t)(px / BLK) + (size_t)c->T * (LANES * 256 + BATCH),
+                    c->dense ? sizeof(uint16_t) : sizeof(run16)))
+    return false;
   atomic_init(&c->blk_next, 0);
 #pragma omp parallel num_threads(c->T)
   {
@@ -1223,25 +1258,12 @@ static bool pass_blocks(count *c) {
     }
 #pragma omp atomic
     c->counted += px_t;
-    /* The last block of each (part, red) ends at its write position; the
-     * blocks taken but not used hold nothing. */
-    for (int i = 0; i < LANES * 256; i++) {
-      const uint32_t p = wr.pe[i][0];
-      if (!p) continue;
-      const size_t b = (p - 1) / c->blk_stride;
-      c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
-    }
+    blocks_close(c, &wr);
+    /* The blocks taken but not used hold nothing. */
     for (; wr.next < wr.end; wr.next++) c->blk_red[wr.next] = 0, c->blk_len[wr.next] = 0;
   }
-  const size_t nb = atomic_load(&c->blk_next);
-  size_t *first = c->blk_first;
-  memset(first, 0, sizeof c->blk_first);
-  for (size_t b = 0; b < nb; b++)
-    first[c->blk_red[b] + 1]++, c->total[c->blk_red[b]] += c->blk_len[b];
-  for (int r = 0; r < 256; r++) first[r + 1] += first[r], c->nruns += c->total[r];
-  size_t at[256];
-  memcpy(at, first, sizeof at);
-  for (size_t b = 0; b < nb; b++) c->blk_order[at[c->blk_red[b]]++] = (uint32_t)b;
+  blocks_list(c, 0, atomic_load(&c->blk_next), c->blk_first, c->total, c->blk_order);
+  for (int r = 0; r < 256; r++) c->nruns += c->total[r];
   if (c->dense) c->counted = c->nruns;
   return true;
 }
@@ -1252,12 +1274,10 @@ static const uint32_t *red_blocks(const count *c, unsigned r, size_t *nb) {
   return c->blk_order + c->blk_first[r];
 }
 
-/* 3 for the pixel blocks of red r. */
+/* 3 for red r's pixel blocks blks[0 .. nb). */
 static inline __attribute__((always_inline)) void
-count_red_blocks(const count *c, unsigned r, void *table, uint16_t *list, topn *h,
-                 const bool narrow) {
-  size_t nb;
-  const uint32_t *blks = red_blocks(c, r, &nb);
+count_red_blocks(const count *c, const uint32_t *blks, size_t nb, unsigned r, void *table,
+                 uint16_t *list, topn *h, const bool narrow) {
   const uint16_t *pool = c->pool;
   uint32_t nd = 0;
   for (size_t i = 0; i < nb; i++)
@@ -1278,13 +1298,24 @@ static void count_red_run_blocks(const count *c, unsigned r, uint32_t *tab, topn
   report(list, nd, r, tab, h, false);
 }
 
-static void count_red(count *c, int r, int t) {
-  if (!c->dense)
-    count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
-  else if (c->total[r] <= UINT16_MAX)
-    count_red_blocks(c, (unsigned)r, c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t], true);
+/* count_red_blocks on thread t's tables, 16-bit when the red's
+ * `entries` fit. */
+static void count_pixel_blocks(const count *c, const uint32_t *blks, size_t nb, int64_t entries,
+                               unsigned r, int t) {
+  if (entries <= UINT16_MAX)
+    count_red_blocks(c, blks, nb, r, c->tabs16[t], pixel_list(c->tabs16[t]), &c->heaps[t], true);
   else
-    count_red_blocks(c, (unsigned)r, c->tabs[t], pixel_list(c->tabs16[t]), &c->heaps[t], false);
+    count_red_blocks(c, blks, nb, r, c->tabs[t], pixel_list(c->tabs16[t]), &c->heaps[t], false);
+}
+
+static void count_red(count *c, int r, int t) {
+  if (!c->dense) {
+    count_red_run_blocks(c, (unsigned)r, c->tabs[t], &c->heaps[t]);
+    return;
+  }
+  size_t nb;
+  const uint32_t *blks = red_blocks(c, (unsigned)r, &nb);
+  count_pixel_blocks(c, blks, nb, c->total[r], (unsigned)r, t);
 }
 
 /* The reds go to threads in runs of about equal entries, 4 a thread,
@@ -1336,13 +1367,7 @@ static bool pass_owned(count *c) {
   edge[T] = 256;
   const int64_t px = (int64_t)c->j.img->width * c->j.img->height;
   const size_t per = (size_t)(px / BLK) + LANES * 256 + 1;
-  c->blk_cap = per * (size_t)T;
-  c->blk_stride = BLK + 64 / sizeof(uint16_t);
-  c->pool = malloc(sizeof(uint16_t) * c->blk_cap * c->blk_stride);
-  c->blk_red = malloc(c->blk_cap);
-  c->blk_len = malloc(sizeof *c->blk_len * c->blk_cap);
-  c->blk_order = malloc(sizeof *c->blk_order * c->blk_cap);
-  if (!c->pool || !c->blk_red || !c->blk_len || !c->blk_order) return false;
+  if (!blocks_alloc(c, per * (size_t)T, sizeof(uint16_t))) return false;
   int64_t counted = 0;
 #pragma omp parallel num_threads(T) reduction(+ : counted)
   {
@@ -1352,38 +1377,14 @@ static bool pass_owned(count *c) {
     const size_t b0 = per * (size_t)t;
     blk_writer wr = {.pe = {{0}}, .next = b0, .end = b0 + per};
     for (int k = 0; k < c->K && jt.own_n; k++) chunk_blocks(c, &jt, k, &c->rms[t], &wr);
-    for (int i = 0; i < LANES * 256; i++) {
-      const uint32_t p = wr.pe[i][0];
-      if (!p) continue;
-      const size_t b = (p - 1) / c->blk_stride;
-      c->blk_len[b] = (uint16_t)(p - b * c->blk_stride);
-    }
-    size_t first[257] = {0};
-    int64_t total[256] = {0};
-    for (size_t b = b0; b < wr.next; b++)
-      first[c->blk_red[b] + 1]++, total[c->blk_red[b]] += c->blk_len[b];
-    for (int r = 0; r < 256; r++) first[r + 1] += first[r];
-    size_t at[256];
-    memcpy(at, first, sizeof at);
+    blocks_close(c, &wr);
+    size_t first[257];
+    int64_t total[256];
     uint32_t *order = c->blk_order + b0;
-    for (size_t b = b0; b < wr.next; b++) order[at[c->blk_red[b]]++] = (uint32_t)b;
-    const uint16_t *pool = c->pool;
+    blocks_list(c, b0, wr.next, first, total, order);
     for (int r = (int)edge[t]; r < (int)edge[t + 1]; r++) {
       counted += total[r];
-      const bool narrow = total[r] <= UINT16_MAX;
-      void *table = narrow ? (void *)c->tabs16[t] : (void *)c->tabs[t];
-      uint16_t *list = pixel_list(c->tabs16[t]);
-      uint32_t nd = 0;
-      for (size_t i = first[r]; i < first[r + 1]; i++) {
-        const uint32_t b = order[i];
-        const uint16_t *u = pool + (size_t)b * c->blk_stride;
-        nd = narrow ? tally_pixels(u, c->blk_len[b], table, list, nd, true)
-                    : tally_pixels(u, c->blk_len[b], table, list, nd, false);
-      }
-      if (narrow)
-        report(list, nd, (unsigned)r, table, &c->heaps[t], true);
-      else
-        report(list, nd, (unsigned)r, table, &c->heaps[t], false);
+      count_pixel_blocks(c, order + first[r], first[r + 1] - first[r], total[r], (unsigned)r, t);
     }
   }
   c->counted = c->nruns = counted;
@@ -1516,23 +1517,25 @@ static int main_colors(const pj_image *img, int32_t n, const pj_colors_opts *opt
   bool ok = count_rows(&c);
   if (ok) c.dense = choose_dense(&c);
   c.onepass = ok && onepass_fits(&c);
+  /* The owned pass counts as it reads; the others count once read. */
+  bool tallied = false;
   if (ok && c.onepass && owned_fits(&c)) {
-    if (count_tables(&c, n) && pass_owned(&c)) got = merge_top(&c, n, out, &distinct);
-    if (got > 0 && o.bits < 8 && !pass_means(&c, got, out)) got = -1;
+    tallied = count_tables(&c, n) && pass_owned(&c);
   } else if (ok && (c.onepass ? pass_blocks(&c) : count_init(&c) && pass_runs(&c))) {
     if (c.counted > UINT32_MAX) {
       rc = pj_fail(PJ_ELIMIT, "more than 2^32 pixels to count");
       goto done;
     }
-    if (count_tables(&c, (int32_t)(n < c.counted ? n : c.counted))) {
+    tallied = count_tables(&c, (int32_t)(n < c.counted ? n : c.counted));
+    if (tallied) {
       if (c.onepass)
         pass_count_blocks(&c);
       else
         pass_count(&c);
-      got = merge_top(&c, n, out, &distinct);
-      if (got > 0 && o.bits < 8 && !pass_means(&c, got, out)) got = -1;
     }
   }
+  if (tallied) got = merge_top(&c, n, out, &distinct);
+  if (got > 0 && o.bits < 8 && !pass_means(&c, got, out)) got = -1;
   if (got < 0) {
     rc = pj_fail(PJ_ENOMEM, "out of memory");
   } else {
